@@ -1,0 +1,1 @@
+"""meetings-warehouse: Zoom + MEETS -> DuckDB ELT."""

@@ -1,0 +1,137 @@
+"""One entry point: ``python -m pipelines <command>``.
+
+Commands register themselves here; each one imports its heavy dependencies lazily so that
+``--help`` and the sandbox start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+
+def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sandbox", help="run the embedded Zoom + MEETS sandbox, or write its ground truth")
+    ssub = p.add_subparsers(dest="sandbox_cmd", required=True)
+    for name, help_text in (
+        ("serve", "serve the sandbox on loopback until interrupted"),
+        ("truth", "write the ground truth of the sandbox account as JSON"),
+    ):
+        sp = ssub.add_parser(name, help=help_text)
+        sp.add_argument(
+            "--scale", default="default", help="tiny | small | default | large (default: default)"
+        )
+        sp.add_argument("--seed", type=int, default=None, help="account seed (default 42)")
+        sp.add_argument("--clock-offset", type=int, default=None, help="seconds added to the sandbox clock")
+        if name == "serve":
+            sp.add_argument("--port", type=int, default=0, help="API port (default: a free port)")
+            sp.add_argument(
+                "--plan", default=None, help="Zoom plan whose rate limits apply (free | pro | business)"
+            )
+            for knob in ("p429", "p5xx", "p500_nonjson", "p_cutoff", "p_invalid_json"):
+                sp.add_argument(f"--{knob.replace('_', '-')}", dest=knob, type=float, default=None)
+            sp.add_argument("--latency-ms", dest="latency_ms", type=int, default=None)
+            sp.add_argument("--token-lifetime", dest="token_lifetime", type=int, default=None)
+            sp.add_argument("--page-token-lifetime", dest="page_token_lifetime", type=int, default=None)
+        else:
+            sp.add_argument("--out", default="-", help="output file (default: stdout)")
+            sp.add_argument("--summary", action="store_true", help="counts only, no per-meeting detail")
+            sp.add_argument(
+                "--checksums", action="store_true", help="add SHA-256 of every recording file (slow)"
+            )
+
+
+def _sandbox_config(args: argparse.Namespace):
+    from pipelines.sandbox import SandboxConfig, Scale
+
+    overrides = {"scale": Scale.named(args.scale), "seed": args.seed, "clock_offset": args.clock_offset}
+    for knob in (
+        "port",
+        "plan",
+        "p429",
+        "p5xx",
+        "p500_nonjson",
+        "p_cutoff",
+        "p_invalid_json",
+        "latency_ms",
+        "token_lifetime",
+        "page_token_lifetime",
+    ):
+        if hasattr(args, knob):
+            overrides[knob] = getattr(args, knob)
+    return SandboxConfig.from_env(**overrides)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from pipelines.sandbox import SandboxServer
+    from pipelines.sandbox.state import SandboxState
+    from pipelines.sandbox.truth import compute_truth, file_checksums
+
+    cfg = _sandbox_config(args)
+    if args.sandbox_cmd == "truth":
+        state = SandboxState(cfg)
+        truth = compute_truth(
+            state.account,
+            state.now(),
+            detail=not args.summary,
+            attendance_final_after=cfg.attendance_final_after,
+        )
+        if args.checksums:
+            truth["checksums"] = file_checksums(state.account)
+        text = json.dumps(truth, indent=1, sort_keys=True)
+        if args.out == "-":
+            print(text)
+        else:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(text + "\n", encoding="utf-8")
+            z, m = truth["zoom"], truth["meets"]
+            print(
+                f"wrote {args.out}: {z['meetings']} meetings, {z['participant_sessions']} sessions, "
+                f"{z['qos_participant_minutes']} QoS participant-minutes, {z['recording_files']} recording files; "
+                f"MEETS {m['conferencing_events']} events, {m['attendance_rows']} attendance rows"
+            )
+        return 0
+    server = SandboxServer(cfg).start()
+    info = server.info()
+    print("meetings-warehouse sandbox is running (Ctrl-C to stop)")
+    for key in ("zoom_api_base_url", "zoom_oauth_base_url", "meets_base_url", "storage_url", "clock", "plan"):
+        print(f"  {key:<20} {info[key]}")
+    print("  test credentials (public, sandbox only):")
+    for key in (
+        "account_id",
+        "client_id",
+        "client_secret",
+        "meets_token_header",
+        "meets_token",
+        "redirect_uri",
+    ):
+        print(f"    {key:<18} {info[key]}")
+    print(f"  admin: {server.base_url}/_sandbox/info | stats | truth | faults | clock")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _sandbox_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers = {"sandbox": cmd_sandbox}
+    return handlers[args.command](args)

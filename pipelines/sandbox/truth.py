@@ -1,0 +1,203 @@
+"""Ground truth of a sandbox account at a given clock, computed straight from the generator's objects.
+
+This module is deliberately simple and independent: it never reads the warehouse, the dlt sources
+or the dbt models. Tests compare the warehouse to what it returns. The only shared input is the
+threshold seed (``dbt_project/seeds/qos_thresholds.csv``): thresholds are data, and the truth must use
+the same data the models use.
+"""
+
+from __future__ import annotations
+
+import csv
+import operator
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.sandbox.account import STREAM_KIND, STREAMS, Account
+
+THRESHOLDS_CSV = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "qos_thresholds.csv"
+COMPARATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+METRIC_FIELDS = {
+    "latency": "latency",
+    "jitter": "jitter",
+    "avg_loss": "avg_loss",
+    "max_loss": "max_loss",
+    "frame_rate": "frame_rate",
+}
+
+
+def load_thresholds(path: Path = THRESHOLDS_CSV) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        r["value"] = float(r["value"])
+    return rows
+
+
+def _number(text: str) -> float | None:
+    """'20 ms' -> 20.0, '0.3%' -> 0.3, '12 fps' -> 12.0, '' -> None (not measured)."""
+    text = text.strip()
+    if not text:
+        return None
+    num = text.split()[0].rstrip("%")
+    return float(num)
+
+
+def _measure(sample: dict, stream: str, metric: str) -> float | None:
+    block = sample[stream]
+    value = _number(block.get(metric, ""))
+    if value is None:
+        return None
+    if metric == "frame_rate" and block.get("resolution", "") in ("", "0*0"):
+        return None  # no picture: a frame rate is meaningless
+    return value
+
+
+def compute_truth(
+    account: Account,
+    now: datetime,
+    detail: bool = True,
+    thresholds: list[dict] | None = None,
+    attendance_final_after: int = 24 * 3600,
+) -> dict:
+    """Expected warehouse contents when everything visible at ``now`` has been loaded."""
+    thresholds = thresholds if thresholds is not None else load_thresholds()
+    now = now.astimezone(UTC)
+    past = [m for m in account.meetings if m.end <= now]
+    sessions = [s for m in past for s in account.sessions[m.uuid]]
+    recordings = [r for r in account.recordings if r.available_at <= now]
+    live_recs = [r for r in recordings if r.trashed_at is None or r.trashed_at > now]
+    trash_recs = [r for r in recordings if r.trashed_at is not None and r.trashed_at <= now]
+    by_status = Counter(u.status for u in account.users)
+
+    per_meeting: dict[str, dict] = {}
+    qos_rows = 0
+    for m in past:
+        ms = account.sessions[m.uuid]
+        stats: dict[str, dict[str, list[int]]] = {}
+        kind_stats: dict[str, dict[str, list[int]]] = {}
+        for s in ms:
+            for sample in account.qos(s):
+                qos_rows += 1
+                for th in thresholds:
+                    if th["stream"] == "cpu":
+                        value = _number(sample["cpu_usage"]["zoom_avg_cpu_usage"])
+                        targets = [("cpu", "cpu")]
+                    else:
+                        targets = [(st, th["stream"]) for st in STREAMS if STREAM_KIND[st] == th["stream"]]
+                        value = None
+                    for stream, kind in targets:
+                        v = (
+                            value
+                            if stream == "cpu"
+                            else _measure(sample, stream, METRIC_FIELDS[th["metric"]])
+                        )
+                        if v is None:
+                            continue
+                        bad = COMPARATORS[th["comparator"]](v, th["value"])
+                        for bucket, key in ((stats, stream), (kind_stats, kind)):
+                            cell = bucket.setdefault(key, {}).setdefault(th["metric"], [0, 0])
+                            cell[0] += 1
+                            cell[1] += int(bad)
+        people = {s.person.key for s in ms}
+        per_meeting[m.uuid] = {
+            "sessions": len(ms),
+            "distinct_people": len(people),
+            "qos_minutes": sum(len(s.minutes) for s in ms),
+            "by_stream": _proportions(stats),
+            "by_stream_kind": _proportions(kind_stats),
+        }
+
+    # MEETS
+    final_after = attendance_final_after
+    now_ts = int(now.timestamp())
+    ended = [e for e in account.meets_events if e.time_end <= now_ts]
+    attendance_rows = 0
+    attendance_final_events = 0
+    for e in ended:
+        final = now_ts >= e.time_end + final_after
+        attendance_final_events += int(final)
+        attendance_rows += len(account.attendance(e, final))
+    meets_recs = [r for r in account.meets_recordings if r.time_added <= now_ts]
+
+    files = [f for r in recordings for f in r.files]
+    truth: dict = {
+        "clock": now.isoformat(),
+        "seed": account.seed,
+        "start_date": account.start_date.isoformat(),
+        "zoom": {
+            "users": len(account.users),
+            "users_by_status": dict(by_status),
+            "active_hosts": len({m.host.id for m in past}),
+            "meeting_series_listed": sum(1 for s in account.series if s.listed),
+            "meetings": len(past),
+            "meetings_needing_double_encoding": sum(
+                1 for m in past if m.uuid.startswith("/") or "//" in m.uuid
+            ),
+            "participant_sessions": len(sessions),
+            "distinct_people": len({(s.meeting.uuid, s.person.key) for s in sessions}),
+            "qos_participant_minutes": qos_rows,
+            "recordings": len(live_recs),
+            "recordings_in_trash": len(trash_recs),
+            "recording_files": sum(len(r.files) for r in live_recs),
+            "recording_files_in_trash": sum(len(r.files) for r in trash_recs),
+            "recording_files_by_type": dict(Counter(f.file_type for r in live_recs for f in r.files)),
+            "recording_bytes": sum(f.size for r in live_recs for f in r.files),
+            "passcode_protected_recordings": sum(1 for r in live_recs if r.passcode),
+        },
+        "meets": {
+            "admins": len(account.meets_admins),
+            "connections": len(account.meets_connections),
+            "courses": len(account.meets_courses),
+            "users": len(account.meets_users),
+            "course_users": len(account.meets_course_users),
+            "conferencing_accounts": len(account.meets_accounts),
+            "conferencing_account_users": sum(len(a["meetsIdUsers"]) for a in account.meets_accounts),
+            "conferencing_events": len(account.meets_events),
+            "event_courses": sum(len(e.course_ids) for e in account.meets_events),
+            "event_users": sum(len(e.user_ids) for e in account.meets_events),
+            "ended_events": len(ended),
+            "attendance_rows": attendance_rows,
+            "events_with_final_attendance": attendance_final_events,
+            "conference_recordings": len(meets_recs),
+            "zoom_events_with_meeting": sum(1 for e in account.meets_events if e.meeting is not None),
+        },
+    }
+    if detail:
+        truth["meetings"] = per_meeting
+        truth["recording_files"] = [
+            {
+                "key": f.key,
+                "meeting_uuid": f.meeting_uuid,
+                "file_type": f.file_type,
+                "recording_type": f.recording_type,
+                "size": f.size,
+                "has_declared_size": f.has_id,
+            }
+            for f in files
+        ]
+    return truth
+
+
+def _proportions(stats: dict[str, dict[str, list[int]]]) -> dict:
+    out: dict = {}
+    for stream, metrics in stats.items():
+        out[stream] = {
+            metric: {
+                "measured_minutes": measured,
+                "violating_minutes": violating,
+                "proportion": (violating / measured) if measured else None,
+            }
+            for metric, (measured, violating) in metrics.items()
+        }
+    return out
+
+
+def file_checksums(account: Account) -> dict[str, str]:
+    """SHA-256 of every Zoom recording file and MEETS recording (reads every byte once; slow at big scales)."""
+    out = {f.key: Account.content_sha256(f.size, f.content_seed) for r in account.recordings for f in r.files}
+    out.update(
+        {f"meets:{r.id}": Account.content_sha256(r.size, r.content_seed) for r in account.meets_recordings}
+    )
+    return out
