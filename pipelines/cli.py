@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
+
+from pipelines.paths import ROOT
 
 
 def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
@@ -120,18 +123,33 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from pipelines.doctor import run_doctor
+
+    return run_doctor()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     _sandbox_parser(sub)
+    sub.add_parser(
+        "doctor", help="check the configuration and explain what is missing (never prints secrets)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    # dlt reads .dlt/ from the project folder wherever the command is started from
+    os.environ.setdefault("DLT_PROJECT_DIR", str(ROOT))
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers = {"sandbox": cmd_sandbox}
+    from pipelines.api_client import DEFAULT_REDACTOR, install_log_redaction
+
+    install_log_redaction(DEFAULT_REDACTOR)  # every log line passes through the secret scrubber
+    handlers = {"sandbox": cmd_sandbox, "doctor": cmd_doctor}
     return handlers[args.command](args)
