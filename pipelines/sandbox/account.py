@@ -858,7 +858,8 @@ class Account:
         for c in self.meets_courses:
             members: list[tuple[Person, dict]] = []
             if c.teacher is not None:
-                members.append((c.teacher, {"administrator": False, "teacher": True, "student": False}))
+                is_admin = c is self.meets_courses[0]  # one course where the teacher also administers it
+                members.append((c.teacher, {"administrator": is_admin, "teacher": True, "student": False}))
             members += [(p, {"administrator": False, "teacher": False, "student": True}) for p in c.roster]
             for p, roles in members:
                 mu = self.meets_user_by_person.get(p.key)
