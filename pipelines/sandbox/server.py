@@ -117,7 +117,7 @@ class SandboxServer:
         self.storage_url = f"http://{self.config.host}:{storage.server_address[1]}"
         self.state.storage_base_url = self.storage_url
         for srv in (api, storage):
-            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
             t.start()
             self._threads.append(t)
         return self

@@ -140,6 +140,9 @@ class SandboxState:
     # ---------------------------------------------------------------- pagination
     def new_page_token(self, signature: str, offset: int) -> str:
         with self.lock:
+            if len(self.page_tokens) > 10_000:  # long soak runs: forget tokens that can only be expired
+                cutoff = time.monotonic() - self.config.faults.page_token_lifetime
+                self.page_tokens = {k: v for k, v in self.page_tokens.items() if v.created_at >= cutoff}
             value = secrets.token_urlsafe(24)
             self.page_tokens[value] = PageToken(signature, offset, time.monotonic())
             return value
