@@ -123,6 +123,44 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from pipelines.load import SOURCES, run_load
+
+    if args.dry_run:
+        return cmd_plan(args)
+    sources = SOURCES if args.source == "all" else (args.source,)
+    return run_load(sources, refresh=args.refresh)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from pipelines.zoom.pipeline import plan_zoom_load
+
+    plan_zoom_load(show=True)
+    return 0
+
+
+def cmd_authorize(args: argparse.Namespace) -> int:
+    from pipelines.zoom.pipeline import authorize_zoom
+
+    authorize_zoom()
+    return 0
+
+
+def cmd_meets(args: argparse.Namespace) -> int:
+    from pipelines.meets.client import MeetsNotFound
+    from pipelines.meets.pipeline import lookup_lti_context, lookup_lti_user
+
+    try:
+        if args.meets_cmd == "lti-context":
+            print(lookup_lti_context(args.connection, args.lti_id))
+        else:
+            print(lookup_lti_user(args.connection, args.lti_id))
+    except MeetsNotFound as exc:
+        print(f"not found: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from pipelines.doctor import run_doctor
 
@@ -137,6 +175,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "doctor", help="check the configuration and explain what is missing (never prints secrets)"
     )
+
+    p = sub.add_parser("load", help="harvest Zoom and MEETS into the warehouse (incremental)")
+    p.add_argument("--source", choices=["all", "zoom", "meets"], default="all")
+    p.add_argument("--refresh", action="store_true", help="drop the source's raw tables and state first")
+    p.add_argument("--dry-run", action="store_true", help="print what the Zoom load will cost; load nothing")
+    sub.add_parser("plan", help="Zoom requests per category a load would cost, and days of budget")
+    sub.add_parser("authorize", help="one-time authorization of a Zoom General (user-authorized) app")
+
+    p = sub.add_parser("meets", help="MEETS ad-hoc look-ups")
+    msub = p.add_subparsers(dest="meets_cmd", required=True)
+    for name, what in (
+        ("lti-context", "LTI context id -> MEETS course id"),
+        ("lti-user", "LTI user id -> MEETS user id"),
+    ):
+        sp = msub.add_parser(name, help=what)
+        sp.add_argument(
+            "--connection", type=int, required=True, help="MEETS connection id (meetsIdConnection)"
+        )
+        sp.add_argument("lti_id", help="the LTI id as sent to MEETS")
     return parser
 
 
@@ -151,5 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.api_client import DEFAULT_REDACTOR, install_log_redaction
 
     install_log_redaction(DEFAULT_REDACTOR)  # every log line passes through the secret scrubber
-    handlers = {"sandbox": cmd_sandbox, "doctor": cmd_doctor}
+    handlers = {
+        "sandbox": cmd_sandbox,
+        "doctor": cmd_doctor,
+        "load": cmd_load,
+        "plan": cmd_plan,
+        "authorize": cmd_authorize,
+        "meets": cmd_meets,
+    }
     return handlers[args.command](args)

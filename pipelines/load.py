@@ -1,0 +1,71 @@
+"""``make load``: run the Zoom and MEETS sources one after the other into the warehouse.
+
+Each source is its own dlt pipeline (own state, own dataset). They run sequentially because DuckDB
+allows one writer per file. A failing source does not stop the other one; the command exits non-zero
+and says which source failed and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+log = logging.getLogger("pipelines.load")
+
+SOURCES = ("zoom", "meets")
+
+
+def _run_zoom(refresh: bool) -> dict[str, Any]:
+    from pipelines.zoom.pipeline import run_zoom_load
+
+    return run_zoom_load(show=True, refresh=refresh)
+
+
+def _run_meets(refresh: bool) -> dict[str, Any]:
+    from pipelines.meets.pipeline import run_meets_load
+
+    summary = run_meets_load(refresh="drop_sources" if refresh else None)
+    print(format_meets_summary(summary))
+    return summary
+
+
+def format_meets_summary(summary: dict[str, Any]) -> str:
+    rows = ", ".join(f"{t} {n:,}" for t, n in summary["rows"].items()) or "nothing new"
+    req = summary["requests"]
+    att = summary.get("attendance", {})
+    where = "embedded sandbox" if summary.get("sandbox") else summary.get("base_url")
+    lines = [
+        f"MEETS ({where}) loaded in {summary['duration_seconds']:.1f}s: {rows}",
+        f"  requests: {req['sent']} sent, {req['retries']} retried, {req['failures']} failed",
+    ]
+    if att:
+        lines.append(
+            "  attendance: " + ", ".join(f"{k.removeprefix('attendance_')} {v}" for k, v in att.items())
+        )
+    lines += [f"  note: {m}" for m in summary.get("messages", [])]
+    return "\n".join(lines)
+
+
+RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {"zoom": _run_zoom, "meets": _run_meets}
+
+
+def run_load(sources: Sequence[str] = SOURCES, refresh: bool = False) -> int:
+    """Load the given sources; return a process exit code (0 when every source loaded)."""
+    failures: list[tuple[str, BaseException]] = []
+    for name in sources:
+        try:
+            RUNNERS[name](refresh)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # report, then go on with the next source
+            failures.append((name, exc))
+            log.debug("%s load failed", name, exc_info=True)
+            print(f"{name}: load stopped: {type(exc).__name__}: {exc}")
+    if failures:
+        print(
+            "Loaded what could be loaded; rerun `make load` to resume (nothing is duplicated). "
+            f"Failed: {', '.join(n for n, _ in failures)}."
+        )
+        return 1
+    return 0
