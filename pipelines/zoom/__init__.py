@@ -1,0 +1,696 @@
+"""The Zoom dlt source: users, active hosts, meeting series, past meetings, participant sessions,
+per-minute QoS and cloud-recording metadata, loaded incrementally into ``zoom_raw``.
+
+Shape of one run (``docs/raw_schema.md`` is the contract for tables, keys and columns):
+
+* ``users`` lists every status; ``meeting_series`` and ``recordings`` are transformers of it (one
+  call per user that can host), ``active_hosts`` reads the active-hosts report per calendar month.
+* ``meetings`` lists the dashboard's past meetings per calendar-month window, incrementally on
+  ``end_time`` (``dlt.sources.incremental`` with a ``lookback_days`` lag, so late-finalised
+  meetings are picked up; merge on ``uuid`` keeps that idempotent). A first run starts at
+  ``start_date`` (default: as far back as Zoom serves, six months).
+* ``meeting_details`` is a transformer of ``meetings``: for every finished meeting *not fetched
+  before* it calls the participants and QoS endpoints once and writes ``participant_sessions``,
+  ``participant_qos`` (Arrow, see :mod:`pipelines.zoom.qos`) and ``meeting_fetch_log``. Which
+  meetings are done or still pending lives in the source state, so a second run makes no
+  per-meeting calls and a run stopped by the daily budget resumes exactly where it stopped.
+
+Errors: the first :class:`~pipelines.api_client.ApiError` (budget spent, credentials refused,
+API down) stops every resource *cleanly*: what was fetched so far is still loaded, with state that
+matches it, and :func:`pipelines.zoom.pipeline.run_zoom_load` raises the error afterwards. A 404 on
+one meeting skips that meeting (logged in ``meeting_fetch_log``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import dlt
+from dlt.common.schema.typing import TTableSchemaColumns
+
+from pipelines.api_client import HEAVY, MEDIUM, ApiError, NotFound, RateBudgetExceeded
+from pipelines.zoom.client import (
+    USER_STATUSES,
+    ZoomClient,
+    earliest_allowed_date,
+    month_start,
+    month_windows,
+)
+from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp
+
+log = logging.getLogger("pipelines.zoom")
+
+T = TypeVar("T")
+
+QOS_FLUSH_ROWS = 50_000
+"""Hand QoS to dlt in Arrow tables of about this many rows (fewer, larger Parquet writes)."""
+SESSIONS_FLUSH_ROWS = 10_000
+"""...and sessions in lists of about this many, so a month of a large account stays small in memory."""
+
+# Keys that are secrets wherever they appear in a Zoom payload: never loaded.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "recording_play_passcode",
+        "download_access_token",
+        "download_token",
+        "encrypted_password",
+        "h323_password",
+        "pstn_password",
+        "start_url",
+        "host_key",
+        "zak",
+    }
+)
+_SECRET_QUERY_PARAMS = ("pwd", "passcode", "password", "token", "access_token", "tk", "zak")
+
+
+def _ts(nullable: bool = True) -> dict[str, Any]:
+    return {"data_type": "timestamp", "timezone": True, "nullable": nullable}
+
+
+def _text(nullable: bool = True) -> dict[str, Any]:
+    return {"data_type": "text", "nullable": nullable}
+
+
+def _bigint() -> dict[str, Any]:
+    return {"data_type": "bigint", "nullable": True}
+
+
+def _bool() -> dict[str, Any]:
+    return {"data_type": "bool", "nullable": True}
+
+
+def _json() -> dict[str, Any]:
+    return {"data_type": "json", "nullable": True}
+
+
+def _date() -> dict[str, Any]:
+    return {"data_type": "date", "nullable": True}
+
+
+USERS_COLUMNS: TTableSchemaColumns = {
+    "id": _text(False),
+    "email": _text(),
+    "type": _bigint(),
+    "status": _text(),
+    "pmi": _bigint(),
+    "created_at": _ts(),
+    "user_created_at": _ts(),
+    "last_login_time": _ts(),
+    "group_ids": _json(),
+    "im_group_ids": _json(),
+    "custom_attributes": _json(),
+}
+ACTIVE_HOSTS_COLUMNS: TTableSchemaColumns = {
+    "id": _text(False),
+    "report_from": {"data_type": "date", "nullable": False},
+    "report_to": _date(),
+    "meetings": _bigint(),
+    "participants": _bigint(),
+    "meeting_minutes": _bigint(),
+    "custom_attributes": _json(),
+}
+SERIES_COLUMNS: TTableSchemaColumns = {
+    "id": {"data_type": "bigint", "nullable": False},
+    "uuid": _text(),
+    "host_id": _text(),
+    "topic": _text(),
+    "type": _bigint(),
+    "start_time": _ts(),
+    "duration": _bigint(),
+    "timezone": _text(),
+    "created_at": _ts(),
+    "recurrence__type": _bigint(),
+    "recurrence__repeat_interval": _bigint(),
+    "recurrence__weekly_days": _text(),
+}
+MEETINGS_COLUMNS: TTableSchemaColumns = {
+    "uuid": _text(False),
+    "id": _bigint(),
+    "topic": _text(),
+    "host": _text(),
+    "email": _text(),
+    "start_time": _ts(),
+    "end_time": _ts(),
+    "duration": _text(),
+    "participants": _bigint(),
+    "has_recording": _bool(),
+    "custom_keys": _json(),
+    "tracking_fields": _json(),
+    "dashboard_type": _text(),
+}
+SESSIONS_COLUMNS: TTableSchemaColumns = {
+    "meeting_uuid": _text(False),
+    "user_id": _text(False),
+    "id": _text(),
+    "participant_uuid": _text(),
+    "join_time": _ts(),
+    "leave_time": _ts(),
+    "internal_ip_addresses": _json(),
+    "audio_call": _json(),
+}
+FETCH_LOG_COLUMNS: TTableSchemaColumns = {
+    "meeting_uuid": _text(False),
+    "end_time": _ts(),
+    "fetched_at": _ts(),
+    "status": _text(),
+    "participant_sessions": _bigint(),
+    "qos_rows": _bigint(),
+}
+RECORDINGS_COLUMNS: TTableSchemaColumns = {
+    "uuid": _text(False),
+    "id": _bigint(),
+    "host_id": _text(),
+    "start_time": _ts(),
+    "duration": _bigint(),
+    "total_size": _bigint(),
+    "recording_count": _bigint(),
+    "auto_delete": _bool(),
+    "auto_delete_date": _date(),
+    "has_passcode": {"data_type": "bool", "nullable": False},
+    "is_trashed": {"data_type": "bool", "nullable": False},
+}
+RECORDING_FILES_COLUMNS: TTableSchemaColumns = {
+    "file_key": _text(False),
+    "id": _text(),
+    "meeting_uuid": _text(),
+    "recording_start": _ts(),
+    "recording_end": _ts(),
+    "file_type": _text(),
+    "file_extension": _text(),
+    "file_size": _bigint(),
+    "download_url": _text(),
+    "play_url": _text(),
+    "status": _text(),
+    "recording_type": _text(),
+    "deleted_time": _ts(),
+    "is_trashed": {"data_type": "bool", "nullable": False},
+}
+
+
+# ----------------------------------------------------------------------------- pure shaping
+def strip_secret_query(url: str | None) -> str | None:
+    """Drop passcode/token query parameters from a URL (``share_url``/``join_url`` carry ``pwd=``)."""
+    if not url or "?" not in url:
+        return url
+    parts = urlsplit(url)
+    kept = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in _SECRET_QUERY_PARAMS
+    ]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
+def _clean(item: Mapping[str, Any], timestamps: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Copy without secret keys; ``""`` timestamps become null (Zoom sends ``""`` while in progress)."""
+    row = {k: v for k, v in item.items() if k not in SECRET_KEYS}
+    for key in timestamps:
+        if row.get(key) == "":
+            row[key] = None
+    return row
+
+
+def recording_file_key(file: Mapping[str, Any], meeting_uuid: str) -> str:
+    """Primary key of a recording file: Zoom's ``id``, or (CC/TIMELINE files have none) a stable hash
+    of meeting uuid + file type + recording start + download URL path (``docs/raw_schema.md``)."""
+    file_id = file.get("id")
+    if file_id:
+        return str(file_id)
+    path = urlsplit(str(file.get("download_url") or "")).path
+    basis = "|".join(
+        (meeting_uuid, str(file.get("file_type") or ""), str(file.get("recording_start") or ""), path)
+    )
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def shape_recording(item: Mapping[str, Any], *, trashed: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A recordings-list item -> (``recordings`` row, ``recording_files`` rows); never the passcode."""
+    uuid = str(item["uuid"])
+    row = _clean(item)
+    row.pop("recording_files", None)
+    row.pop("participant_audio_files", None)
+    row["has_passcode"] = bool(item.get("recording_play_passcode") or item.get("password"))
+    row["is_trashed"] = trashed
+    row["share_url"] = strip_secret_query(row.get("share_url"))
+    if row.get("auto_delete_date") == "":
+        row["auto_delete_date"] = None
+    files = []
+    for f in item.get("recording_files") or ():
+        frow = _clean(f, ("recording_start", "recording_end", "deleted_time"))
+        frow["file_key"] = recording_file_key(f, str(f.get("meeting_id") or uuid))
+        frow["meeting_uuid"] = str(frow.pop("meeting_id", None) or uuid)
+        frow["recording_uuid"] = uuid
+        frow["download_url"] = strip_secret_query(frow.get("download_url"))
+        frow["play_url"] = strip_secret_query(frow.get("play_url"))
+        frow["is_trashed"] = trashed
+        files.append(frow)
+    return row, files
+
+
+def shape_session(meeting_uuid: str, participant: Mapping[str, Any]) -> dict[str, Any]:
+    row = _clean(participant, ("join_time", "leave_time"))
+    row["meeting_uuid"] = meeting_uuid
+    row["user_id"] = str(row.get("user_id") or "")
+    return row
+
+
+def shape_meeting(item: Mapping[str, Any], dashboard_type: str) -> dict[str, Any]:
+    row = _clean(item, ("start_time", "end_time"))
+    row["dashboard_type"] = dashboard_type
+    return row
+
+
+def shape_series(item: Mapping[str, Any], detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    row = _clean(item, ("start_time", "created_at"))
+    row["join_url"] = strip_secret_query(row.get("join_url"))
+    if detail and isinstance(detail.get("recurrence"), Mapping):
+        row["recurrence"] = dict(detail["recurrence"])
+    return row
+
+
+def series_fingerprint(item: Mapping[str, Any]) -> str:
+    """Changes when a listed series changes (so its row, and its detail, are refreshed)."""
+    basis = "|".join(f"{k}={item.get(k)}" for k in sorted(item) if k not in SECRET_KEYS)
+    return hashlib.sha1(basis.encode()).hexdigest()[:16]
+
+
+def iso_utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def day_start_iso(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def qos_requests_for(participants: int | None) -> int:
+    """Heavy requests one meeting's details cost: participants (300/page) + QoS (10/page)."""
+    n = max(0, int(participants or 0))
+    return max(1, -(-n // 300)) + max(1, -(-n // 10))
+
+
+# ----------------------------------------------------------------------------- run context
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""Returned by :meth:`HarvestContext.call` for a 404 when the caller asked for it."""
+_STOP: Any = object()
+
+
+@dataclass
+class HarvestContext:
+    """What the resources of one run share: the client, the dates, and what happened so far.
+
+    Error policy: a spent daily budget (:class:`RateBudgetExceeded`) blocks only the categories it
+    names (heavy and resource-intensive share one budget), so light/medium resources still finish;
+    any other API error stops every resource. Either way each resource ends cleanly, everything
+    fetched so far is loaded with state that matches it, and the first error is raised afterwards.
+    """
+
+    zoom: ZoomClient
+    start_date: dt.date
+    lookback_days: int = 2
+    meeting_types: tuple[str, ...] = ("past",)
+    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
+    on_progress: Callable[[HarvestContext], None] | None = None
+    error: ApiError | None = None
+    error_where: str = ""
+    fatal: bool = False
+    blocked: set[str] = field(default_factory=set)
+    counts: Counter[str] = field(default_factory=Counter)
+    phase: str = ""
+    windows_left_from: dt.date | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """A non-budget error happened: every resource stops."""
+        return self.fatal
+
+    def is_blocked(self, category: str) -> bool:
+        return self.fatal or category in self.blocked
+
+    def _record(self, exc: ApiError, where: str) -> None:
+        budget = isinstance(exc, RateBudgetExceeded)
+        if budget:
+            self.blocked.add(exc.category)
+        else:
+            self.fatal = True
+        # Report the first error, unless a budget stop is followed by a real failure.
+        if self.error is None or (not budget and isinstance(self.error, RateBudgetExceeded)):
+            self.error, self.error_where = exc, where
+            kind = "daily budget spent" if budget else type(exc).__name__
+            log.warning("Zoom harvest stopping %s (%s); loading what was fetched so far", where, kind)
+
+    def call(self, where: str, fn: Callable[..., T], *args: Any, missing: Any = _STOP) -> T | None:
+        """Run one API call. On an API error record it and return ``None`` (the caller stops);
+        on a 404 return ``missing`` if given (the caller skips the item)."""
+        if self.fatal:
+            return None
+        try:
+            return fn(*args)
+        except NotFound as exc:
+            if missing is not _STOP:
+                log.warning("Zoom returned 404 during %s; skipping that item (%s)", where, exc)
+                return missing
+            self._record(exc, where)
+            return None
+        except ApiError as exc:
+            self._record(exc, where)
+            return None
+
+    def budget_allows(self, category: str, requests: int) -> bool:
+        """Whether today's budget still covers ``requests`` more calls in ``category``.
+
+        Checked before a meeting's details, so a run never spends half a meeting's requests and
+        leaves the rest (which would be fetched again) for the next day.
+        """
+        budget = self.zoom.api.budget
+        if budget is None:
+            return True
+        group = budget.group_of(category)
+        usage = budget.group_usage(group.name)
+        if usage.remaining is None or usage.remaining >= requests:
+            return True
+        self._record(
+            RateBudgetExceeded(
+                category,
+                used=usage.used,
+                limit=usage.limit,
+                resets_at=usage.resets_at,
+                group=usage.group,
+                detail=f"Daily request budget '{usage.group}' cannot cover the next meeting "
+                f"({requests} {category} requests)",
+            ),
+            "meeting details",
+        )
+        return False
+
+    def progress(self, phase: str | None = None) -> None:
+        if phase is not None:
+            self.phase = phase
+        if self.on_progress is not None:
+            self.on_progress(self)
+
+
+def _details_book() -> dict[str, dict[str, Any]]:
+    """Which meetings' participants/QoS were fetched (``done``) or listed but not yet (``pending``)."""
+    book = dlt.current.source_state().setdefault("meeting_details", {})
+    book.setdefault("done", {})
+    book.setdefault("pending", {})
+    return book
+
+
+def _flush_details(sessions: list[dict], qos: QosColumns, fetch_log: list[dict]) -> Iterator[Any]:
+    """Per-meeting results to their tables (state and data are committed together by dlt)."""
+    if sessions:
+        yield dlt.mark.with_table_name(sessions, "participant_sessions")
+    if len(qos):
+        yield dlt.mark.with_table_name(qos.to_arrow(), "participant_qos")
+    if fetch_log:
+        yield dlt.mark.with_table_name(fetch_log, "meeting_fetch_log")
+
+
+# ----------------------------------------------------------------------------- the source
+@dlt.source(name="zoom")
+def zoom_source(ctx: Any) -> Any:
+    """All Zoom resources for one run; ``ctx`` is a :class:`HarvestContext`."""
+    if not isinstance(ctx, HarvestContext):
+        raise TypeError("zoom_source(ctx) needs a HarvestContext; use pipelines.zoom.pipeline.run_zoom_load")
+    initial_end = day_start_iso(ctx.start_date)
+    lag_seconds = float(ctx.lookback_days * 86400)
+
+    @dlt.resource(name="users", primary_key="id", write_disposition="merge", columns=USERS_COLUMNS)
+    def users() -> Iterator[list[dict]]:
+        """Every user of the account, all statuses (``GET /users?status=``)."""
+        for status in USER_STATUSES:
+            ctx.progress(f"users ({status})")
+            items = ctx.call("users", ctx.zoom.users, status)
+            if items is None:
+                return
+            ctx.counts["users"] += len(items)
+            yield [_clean(u, ("created_at", "user_created_at", "last_login_time")) for u in items]
+
+    @dlt.resource(
+        name="active_hosts",
+        primary_key=("id", "report_from"),
+        write_disposition="merge",
+        columns=ACTIVE_HOSTS_COLUMNS,
+    )
+    def active_hosts() -> Iterator[list[dict]]:
+        """Active-hosts report per calendar month (``GET /report/users?type=active``)."""
+        state = dlt.current.resource_state()
+        earliest = max(ctx.start_date, earliest_allowed_date(ctx.today))
+        resume = dt.date.fromisoformat(state.get("resume_from") or earliest.isoformat())
+        first = max(earliest, month_start(min(resume, ctx.today - dt.timedelta(days=ctx.lookback_days))))
+        windows = month_windows(first, ctx.today)
+        for index, (a, b) in enumerate(windows):
+            ctx.progress(f"active hosts {a:%Y-%m}")
+            got = ctx.call("active hosts report", ctx.zoom.active_hosts, a, b)
+            if got is None:
+                state["resume_from"] = a.isoformat()
+                return
+            items, _ = got
+            rows = []
+            for u in items:
+                row = _clean(u)
+                row["report_from"], row["report_to"] = a.isoformat(), b.isoformat()
+                rows.append(row)
+            if index == len(windows) - 1 or b >= ctx.today:
+                state["resume_from"] = a.isoformat()
+            if rows:
+                yield rows
+
+    @dlt.transformer(
+        name="meeting_series",
+        data_from=users,
+        primary_key="id",
+        write_disposition="merge",
+        columns=SERIES_COLUMNS,
+    )
+    def meeting_series(user_page: list[dict]) -> Iterator[list[dict]]:
+        """Scheduled series per user (``GET /users/{id}/meetings``); recurrence from ``GET /meetings/{id}``
+        for new or changed recurring series only."""
+        seen: dict[str, str] = dlt.current.resource_state().setdefault("fingerprints", {})
+        for user in user_page:
+            if user.get("status") == "pending":
+                continue
+            ctx.progress("meeting series")
+            items = ctx.call("meeting series", ctx.zoom.user_meetings, str(user["id"]), missing=[])
+            if items is None:
+                return
+            rows = []
+            failed = False
+            for item in items:
+                key, fingerprint = str(item.get("id")), series_fingerprint(item)
+                if seen.get(key) == fingerprint:
+                    continue
+                detail: dict | None = None
+                if item.get("type") == 8:
+                    detail = ctx.call("meeting series detail", ctx.zoom.meeting, item["id"], missing={})
+                    if detail is None:
+                        failed = True
+                        break
+                rows.append(shape_series(item, detail))
+                seen[key] = fingerprint
+            if rows:
+                yield rows
+            if failed:
+                return
+
+    end_time_cursor = dlt.sources.incremental("end_time", initial_value=initial_end, lag=lag_seconds or None)
+
+    @dlt.resource(name="meetings", primary_key="uuid", write_disposition="merge", columns=MEETINGS_COLUMNS)
+    def meetings(end_time: dlt.sources.incremental[str] = end_time_cursor) -> Iterator[list[dict]]:
+        """Past meeting instances from the dashboard, one calendar month per request."""
+        book = _details_book()
+        start = str(end_time.start_value or initial_end)
+        if book["pending"]:
+            # Meetings listed by an earlier run whose details are still missing must come through
+            # the incremental filter again, however old their end_time.
+            # (One second earlier than the oldest: rows exactly at the start value may be dropped by
+            # dlt's boundary de-duplication.)
+            oldest = min(str(p["end_time"]) for p in book["pending"].values())
+            oldest_dt = parse_zoom_timestamp(oldest)
+            if oldest <= start and oldest_dt is not None:
+                start = iso_utc(oldest_dt - dt.timedelta(seconds=1))
+                end_time.start_value = start
+        start_dt = parse_zoom_timestamp(start) or dt.datetime.combine(ctx.start_date, dt.time(), dt.UTC)
+        # Fetched meetings that can no longer be listed again need not be remembered.
+        cutoff = iso_utc(start_dt - dt.timedelta(days=1))
+        book["done"] = {u: e for u, e in book["done"].items() if e >= cutoff}
+        earliest = earliest_allowed_date(ctx.today)
+        expired = [u for u, p in book["pending"].items() if str(p["end_time"]) < day_start_iso(earliest)]
+        for uuid in expired:  # out of the dashboard's reach now: nothing can fetch them any more
+            log.warning("Meeting %s waited too long for its participants/QoS (older than six months)", uuid)
+            del book["pending"][uuid]
+        first = start_dt.date()
+        if first < earliest:
+            log.warning(
+                "Zoom's dashboard keeps six months: meetings that ended before %s can no longer be listed",
+                earliest,
+            )
+            first = earliest
+        listed: set[str] = set()
+        for a, b in month_windows(first, ctx.today):
+            ctx.progress(f"meetings {a:%Y-%m-%d}..{b:%Y-%m-%d}")
+            rows: list[dict] = []
+            for kind in ctx.meeting_types:
+                items = ctx.call("meeting list", ctx.zoom.dashboard_meetings, a, b, kind)
+                if items is None:
+                    ctx.windows_left_from = a
+                    return
+                rows.extend(shape_meeting(m, kind) for m in items if m.get("end_time"))
+            listed.update(str(r["uuid"]) for r in rows)
+            ctx.counts["meetings_listed"] += len(rows)
+            if rows:
+                yield rows
+        # Every window was listed: a pending meeting that was not listed again is gone from Zoom.
+        for uuid in [u for u in book["pending"] if u not in listed]:
+            log.warning("Meeting %s is no longer listed by Zoom's dashboard; giving up on its details", uuid)
+            del book["pending"][uuid]
+
+    @dlt.transformer(name="meeting_details", data_from=meetings, write_disposition="merge")
+    def meeting_details(page: list[dict]) -> Iterator[Any]:
+        """Participants and QoS, once per finished meeting (``/metrics/meetings/{uuid}/participants[/qos]``)."""
+        book = _details_book()
+        done, pending = book["done"], book["pending"]
+        sessions: list[dict] = []
+        fetch_log: list[dict] = []
+        qos = QosColumns()
+        for meeting in page:
+            uuid = str(meeting["uuid"])
+            if uuid in done:
+                continue
+            pending[uuid] = {
+                "end_time": meeting["end_time"],
+                "participants": meeting.get("participants"),
+                "type": meeting.get("dashboard_type", "past"),
+            }
+            if ctx.is_blocked(HEAVY) or not ctx.budget_allows(
+                HEAVY, qos_requests_for(meeting.get("participants"))
+            ):
+                continue
+            kind = str(meeting.get("dashboard_type") or "past")
+            ctx.progress("meeting details")
+            status = "ok"
+            parts = ctx.call("participants", ctx.zoom.participants, uuid, kind, missing=MISSING)
+            listing = None
+            if parts is not None and parts is not MISSING:
+                listing = ctx.call("QoS", ctx.zoom.participants_qos, uuid, kind, missing=MISSING)
+            if parts is MISSING or listing is MISSING:
+                parts, listing, status = [], [], "not_found"
+            if parts is None or listing is None:
+                continue
+            meeting_sessions = [shape_session(uuid, p) for p in parts]
+            sessions.extend(meeting_sessions)
+            rows = qos.add_participants(uuid, listing)
+            fetch_log.append(
+                {
+                    "meeting_uuid": uuid,
+                    "end_time": meeting["end_time"],
+                    "fetched_at": iso_utc(dt.datetime.now(dt.UTC)),
+                    "status": status,
+                    "participant_sessions": len(meeting_sessions),
+                    "qos_rows": rows,
+                }
+            )
+            done[uuid] = meeting["end_time"]
+            pending.pop(uuid, None)
+            ctx.counts["meetings_detailed"] += 1
+            ctx.counts["qos_rows"] += rows
+            if len(qos) >= QOS_FLUSH_ROWS or len(sessions) >= SESSIONS_FLUSH_ROWS:
+                yield from _flush_details(sessions, qos, fetch_log)
+                sessions, qos, fetch_log = [], QosColumns(), []
+        yield from _flush_details(sessions, qos, fetch_log)
+        ctx.progress()
+
+    meeting_details.apply_hints(
+        table_name="participant_sessions",
+        primary_key=("meeting_uuid", "user_id"),
+        write_disposition="merge",
+        columns=SESSIONS_COLUMNS,
+        create_table_variant=True,
+    )
+    meeting_details.apply_hints(
+        table_name="participant_qos",
+        primary_key=("meeting_uuid", "user_id", "date_time"),
+        write_disposition="merge",
+        create_table_variant=True,
+    )
+    meeting_details.apply_hints(
+        table_name="meeting_fetch_log",
+        primary_key="meeting_uuid",
+        write_disposition="merge",
+        columns=FETCH_LOG_COLUMNS,
+        create_table_variant=True,
+    )
+
+    @dlt.transformer(name="recordings", data_from=users, write_disposition="merge")
+    def recordings(user_page: list[dict]) -> Iterator[Any]:
+        """Cloud recordings per user: dated windows (a month at most) plus the trash (no dates)."""
+        resume: dict[str, str] = dlt.current.resource_state().setdefault("resume_from", {})
+        for user in user_page:
+            if user.get("status") == "pending" or ctx.is_blocked(MEDIUM):
+                continue
+            user_id = str(user["id"])
+            since = dt.date.fromisoformat(resume[user_id]) if user_id in resume else ctx.start_date
+            first = max(ctx.start_date, since - dt.timedelta(days=ctx.lookback_days))
+            recs: list[dict] = []
+            files: list[dict] = []
+            complete = True
+            ctx.progress("recordings")
+            for a, b in month_windows(first, ctx.today):
+                items = ctx.call("recordings", ctx.zoom.user_recordings, user_id, a, b, missing=[])
+                if items is None:
+                    complete = False
+                    break
+                for item in items:
+                    row, rfiles = shape_recording(item, trashed=False)
+                    recs.append(row)
+                    files.extend(rfiles)
+            if complete:
+                trash = ctx.call("recordings trash", ctx.zoom.user_trash, user_id, missing=[])
+                if trash is None:
+                    complete = False
+                else:
+                    for item in trash:
+                        row, rfiles = shape_recording(item, trashed=True)
+                        recs.append(row)
+                        files.extend(rfiles)
+            if not complete:
+                continue
+            ctx.counts["recordings"] += len(recs)
+            if recs:
+                yield dlt.mark.with_table_name(recs, "recordings")
+            if files:
+                yield dlt.mark.with_table_name(files, "recording_files")
+            resume[user_id] = ctx.today.isoformat()
+
+    # Both tables are variants: hints on the resource itself would leak into every variant.
+    recordings.apply_hints(
+        table_name="recordings",
+        primary_key="uuid",
+        write_disposition="merge",
+        columns=RECORDINGS_COLUMNS,
+        create_table_variant=True,
+    )
+    recordings.apply_hints(
+        table_name="recording_files",
+        primary_key="file_key",
+        write_disposition="merge",
+        columns=RECORDING_FILES_COLUMNS,
+        create_table_variant=True,
+    )
+
+    return users, active_hosts, meeting_series, meetings, meeting_details, recordings

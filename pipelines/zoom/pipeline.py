@@ -1,0 +1,635 @@
+"""Run the Zoom source into the warehouse, plan a backfill, or authorize a General app.
+
+Entry points for ``python -m pipelines`` (wired in :mod:`pipelines.cli`):
+
+* :func:`run_zoom_load` - one incremental load into ``zoom_raw`` with a progress display and a
+  final summary (rows per table, requests per category, budget left); copies the request ledger
+  into ``ops.request_ledger`` at the end;
+* :func:`plan_zoom_load` - the ``--dry-run``: how many requests per category the next load will
+  cost and how many days of budget that is (it lists users, series and meetings to know);
+* :func:`authorize_zoom` - the one-time authorization-code exchange for a General app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import secrets
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+
+from pipelines.api_client import (
+    DEFAULT_REDACTOR,
+    HEAVY,
+    LIGHT,
+    MEDIUM,
+    RESOURCE_INTENSIVE,
+    ApiClient,
+    ApiError,
+    AuthProvider,
+    RateBudgetExceeded,
+    RateLimiter,
+    RequestBudget,
+    RetryPolicy,
+    install_log_redaction,
+)
+from pipelines.paths import pipelines_dir, warehouse_path
+from pipelines.zoom import HarvestContext, qos_requests_for, series_fingerprint, zoom_source
+from pipelines.zoom.auth import (
+    OAuthTokenEndpoint,
+    TokenFile,
+    ZoomRefreshTokenAuth,
+    ZoomS2SAuth,
+    authorize_url,
+    code_from_redirect,
+    exchange_code,
+    new_pkce,
+)
+from pipelines.zoom.client import (
+    USER_STATUSES,
+    ZoomClient,
+    earliest_allowed_date,
+    month_start,
+    month_windows,
+    utc_today,
+)
+from pipelines.zoom.qos import parse_zoom_timestamp
+from pipelines.zoom.settings import ZoomSettings, load_settings
+
+log = logging.getLogger("pipelines.zoom")
+
+PIPELINE_NAME = "zoom"
+DATASET_NAME = "zoom_raw"
+ZOOM_CATEGORIES = (LIGHT, MEDIUM, HEAVY, RESOURCE_INTENSIVE)
+ZOOM_TABLES = (
+    "users",
+    "active_hosts",
+    "meeting_series",
+    "meetings",
+    "participant_sessions",
+    "participant_qos",
+    "meeting_fetch_log",
+    "recordings",
+    "recording_files",
+)
+
+
+class WarehouseLocked(RuntimeError):
+    """The DuckDB warehouse is open read-write in another process (DuckDB allows one writer)."""
+
+
+# ----------------------------------------------------------------------------- wiring
+_LIMITERS: dict[tuple[str, str, float], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(settings: ZoomSettings) -> RateLimiter:
+    """One limiter per Zoom account and process: Zoom's rate limits are account-wide."""
+    key = (settings.api_base_url, settings.plan, settings.rate_safety)
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None:
+            limiter = RateLimiter.for_zoom(settings.plan, safety=settings.rate_safety)
+            _LIMITERS[key] = limiter
+        return limiter
+
+
+def build_auth(settings: ZoomSettings) -> tuple[AuthProvider, OAuthTokenEndpoint]:
+    """S2S or refresh-token provider for ``settings.auth``."""
+    endpoint = OAuthTokenEndpoint(settings.oauth_base_url, settings.client_id, settings.client_secret)
+    if settings.auth == "s2s":
+        provider: AuthProvider = ZoomS2SAuth(
+            endpoint, settings.account_id, proactive_refresh=settings.proactive_token_refresh
+        )
+    else:
+        provider = ZoomRefreshTokenAuth(
+            endpoint, TokenFile(settings.token_file), proactive_refresh=settings.proactive_token_refresh
+        )
+    return provider, endpoint
+
+
+def build_client(
+    settings: ZoomSettings,
+    *,
+    budget: RequestBudget | None = None,
+    auth: AuthProvider | None = None,
+    on_page: Callable[[str, int, Mapping[str, Any]], None] | None = None,
+) -> ZoomClient:
+    """A :class:`ZoomClient` on the shared HTTP layer (limiter, budget, retries, redaction)."""
+    if auth is None:
+        auth, _ = build_auth(settings)
+    api = ApiClient(
+        settings.api_base_url,
+        auth=auth,
+        limiter=shared_limiter(settings),
+        budget=budget,
+        retry=RetryPolicy(),
+        redactor=DEFAULT_REDACTOR,
+    )
+    return ZoomClient(
+        api, page_size=settings.page_size, qos_page_size=settings.qos_page_size, on_page=on_page
+    )
+
+
+def zoom_pipeline() -> dlt.Pipeline:
+    """The dlt pipeline writing ``zoom_raw`` in the warehouse (paths from :mod:`pipelines.paths`)."""
+    warehouse = warehouse_path()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        PIPELINE_NAME,
+        destination=dlt.destinations.duckdb(str(warehouse)),
+        dataset_name=DATASET_NAME,
+        pipelines_dir=str(pipelines_dir()),
+    )
+
+
+def _configure_dlt() -> None:
+    # Arrow tables (QoS) skip dlt's row normaliser; the contract still wants these two columns.
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = True
+
+
+# ----------------------------------------------------------------------------- progress
+class _Progress:
+    """A one-line live status on a terminal (rich); silent otherwise."""
+
+    def __init__(self, enabled: bool, api: ApiClient) -> None:
+        self.api = api
+        self._last = 0.0
+        self._phase = ""
+        self._live: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._live = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._task = self._live.add_task("zoom: starting", total=None)
+
+    def __enter__(self) -> _Progress:
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def update(self, ctx: HarvestContext) -> None:
+        if self._live is None:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2 and ctx.phase == self._phase:
+            return
+        self._last, self._phase = now, ctx.phase
+        sent = {cat: s.get("sent", 0) for cat, s in self.api.stats.items()}
+        c = ctx.counts
+        self._live.update(
+            self._task,
+            description=(
+                f"zoom: {ctx.phase} · meetings {c['meetings_detailed']}/{c['meetings_listed']} · "
+                f"QoS {c['qos_rows']:,} · req L/M/H/RI "
+                + "/".join(str(sent.get(cat, 0)) for cat in ZOOM_CATEGORIES)
+            ),
+        )
+
+
+# ----------------------------------------------------------------------------- load
+def run_zoom_load(
+    *,
+    show: bool = True,
+    progress: bool | None = None,
+    refresh: bool = False,
+    today: dt.date | None = None,
+    on_page: Callable[[str, int, Mapping[str, Any]], None] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Load Zoom into ``zoom_raw`` incrementally; return (and print, if ``show``) a summary.
+
+    ``overrides`` are any ``sources.zoom`` settings (``start_date``, ``lookback_days``,
+    ``daily_budget``, ``api_base_url``...). ``refresh=True`` drops the Zoom tables and state first
+    (a full reload). ``on_page(endpoint, page_number, body)`` sees every API page (benchmarks).
+    Raises :class:`~pipelines.api_client.RateBudgetExceeded` (after loading what was fetched) when
+    the daily budget runs out - rerun after the reset to resume - and the other typed API errors
+    (``AuthError``...) the same way.
+    """
+    started = time.monotonic()
+    install_log_redaction(DEFAULT_REDACTOR)
+    settings = load_settings(**overrides)
+    today = today or utc_today()
+    budget = settings.budget()
+    try:
+        auth, token_endpoint = build_auth(settings)
+    except BaseException:
+        budget.close()
+        raise
+    zoom = build_client(settings, budget=budget, auth=auth, on_page=on_page)
+    if progress is None:
+        progress = show and sys.stderr.isatty()
+    display = _Progress(progress, zoom.api)
+    ctx = HarvestContext(
+        zoom=zoom,
+        start_date=settings.effective_start_date(today),
+        lookback_days=settings.lookback_days,
+        meeting_types=settings.meeting_types,
+        today=today,
+        on_progress=display.update,
+    )
+    _configure_dlt()
+    try:
+        pipeline = zoom_pipeline()
+        with display:
+            try:
+                row_counts = _run_pipeline(pipeline, ctx, refresh)
+            except Exception as exc:
+                raise _typed_error(exc) from exc
+        summary = _summary(settings, pipeline, row_counts, zoom, auth, token_endpoint, budget, ctx, started)
+    finally:
+        with suppress(Exception):
+            copy_ledger_to_warehouse(settings.ledger_path, warehouse_path())
+        zoom.api.close()
+        token_endpoint.close()
+        budget.close()
+    if show:
+        print(format_summary(summary))
+    if ctx.error is not None:
+        raise _stop_error(ctx, summary)
+    return summary
+
+
+def _run_pipeline(pipeline: dlt.Pipeline, ctx: HarvestContext, refresh: bool) -> dict[str, int]:
+    """extract -> normalize -> load as separate steps (progress shows which one is running).
+
+    Like ``pipeline.run``: state is first synced with the warehouse (so a lost working folder
+    cannot make meetings look unfetched), and packages a crashed run left behind are loaded first -
+    ``run`` would load those and silently skip the new data instead.
+    """
+    pipeline.sync_destination()
+    if pipeline.has_pending_data:
+        log.warning("Finishing the load of a previous Zoom run that did not complete")
+        ctx.progress("loading a previous run's pending data")
+        pipeline.run()
+    ctx.progress("starting")
+    pipeline.extract(
+        zoom_source(ctx), loader_file_format="parquet", refresh="drop_sources" if refresh else None
+    )
+    ctx.progress("normalizing")
+    info = pipeline.normalize()
+    ctx.progress("loading into DuckDB")
+    pipeline.load()
+    return dict(info.row_counts)
+
+
+def _typed_error(exc: BaseException) -> BaseException:
+    """Dig the actionable error out of dlt's ``PipelineStepFailed`` wrapping."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ApiError):
+            return cur
+        text = str(cur)
+        if "Could not set lock" in text or "Conflicting lock" in text:
+            return WarehouseLocked(
+                f"The warehouse {warehouse_path()} is open in another process (dbt, a notebook, another "
+                "load?). DuckDB allows one writer at a time: close it and rerun."
+            )
+        cur = cur.__cause__ or cur.__context__
+    return exc
+
+
+def _stop_error(ctx: HarvestContext, summary: dict[str, Any]) -> ApiError:
+    err = ctx.error
+    assert err is not None
+    loaded = ", ".join(f"{t} {n:,}" for t, n in summary["rows"].items() if n) or "nothing"
+    left = []
+    if summary["meetings_pending"]:
+        left.append(
+            f"participants/QoS of {summary['meetings_pending']} meetings "
+            f"(~{summary['heavy_requests_pending']} heavy requests)"
+        )
+    if ctx.windows_left_from is not None:
+        left.append(f"meeting lists from {ctx.windows_left_from}")
+    left_text = "; ".join(left) or "nothing from the dashboard"
+    if isinstance(err, RateBudgetExceeded):
+        detail = (
+            f"Zoom load stopped during {ctx.error_where}: the daily request budget '{err.group}' is spent. "
+            f"Loaded this run: {loaded}. Left for the next run: {left_text}. "
+            f"The next `python -m pipelines load` after the reset resumes exactly there. Budget"
+        )
+        new = RateBudgetExceeded(
+            err.category,
+            used=err.used,
+            limit=err.limit,
+            resets_at=err.resets_at,
+            group=err.group,
+            source=err.source,
+            detail=detail,
+            status=err.status,
+            endpoint=err.endpoint,
+        )
+        new.summary = summary  # type: ignore[attr-defined]
+        return new
+    err.summary = summary  # type: ignore[attr-defined]
+    log.error(
+        "Zoom load stopped during %s. Loaded: %s. Left for the next run: %s.",
+        ctx.error_where,
+        loaded,
+        left_text,
+    )
+    return err
+
+
+def _summary(
+    settings: ZoomSettings,
+    pipeline: dlt.Pipeline,
+    counts: Mapping[str, int],
+    zoom: ZoomClient,
+    auth: AuthProvider,
+    token_endpoint: OAuthTokenEndpoint,
+    budget: RequestBudget,
+    ctx: HarvestContext,
+    started: float,
+) -> dict[str, Any]:
+    rows = {t: int(counts.get(t, 0)) for t in ZOOM_TABLES}
+    stats = zoom.api.stats
+    requests = {cat: stats.get(cat, {}).get("sent", 0) for cat in ZOOM_CATEGORIES}
+    book = pipeline.state.get("sources", {}).get("zoom", {}).get("meeting_details", {})
+    pending = book.get("pending", {})
+    budgets = [
+        {
+            "group": g.group,
+            "used_today": g.used,
+            "limit": g.limit,
+            "remaining": g.remaining,
+            "resets_at": g.resets_at.isoformat(),
+        }
+        for g in budget.summary()
+    ]
+    return {
+        "source": "sandbox" if settings.sandbox else "zoom",
+        "api_base_url": settings.api_base_url,
+        "auth": settings.auth,
+        "plan": settings.plan,
+        "start_date": ctx.start_date.isoformat(),
+        "rows": rows,
+        "requests": requests,
+        "retries": {cat: stats.get(cat, {}).get("retries", 0) for cat in ZOOM_CATEGORIES},
+        "http_429": sum(s.get("http_429", 0) for s in stats.values()),
+        "token_requests": token_endpoint.calls,
+        "token_refreshes_after_401": getattr(auth, "refreshes_after_401", 0),
+        "budget": budgets,
+        "meetings_listed": ctx.counts["meetings_listed"],
+        "meetings_detailed": ctx.counts["meetings_detailed"],
+        "meetings_pending": len(pending),
+        "heavy_requests_pending": sum(qos_requests_for(p.get("participants")) for p in pending.values()),
+        "stopped": None if ctx.error is None else f"{type(ctx.error).__name__} during {ctx.error_where}",
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """Plain-text summary (rows per table, requests per category, budget left)."""
+    lines = [
+        f"Zoom load ({summary['source']}, {summary['api_base_url']}, auth {summary['auth']}) "
+        f"in {summary['seconds']:.1f}s"
+        + (f" - STOPPED EARLY: {summary['stopped']}" if summary.get("stopped") else ""),
+        "  rows loaded: " + ", ".join(f"{t} {n:,}" for t, n in summary["rows"].items()),
+        "  requests: "
+        + ", ".join(f"{cat} {n}" for cat, n in summary["requests"].items())
+        + f" (+{summary['token_requests']} token)",
+    ]
+    for b in summary["budget"]:
+        limit = "unlimited" if b["limit"] is None else f"{b['limit']:,}"
+        left = "" if b["remaining"] is None else f", {b['remaining']:,} left"
+        lines.append(
+            f"  budget {b['group']}: {b['used_today']:,} used today of {limit}{left} (resets {b['resets_at']})"
+        )
+    if summary["meetings_pending"]:
+        lines.append(
+            f"  pending: {summary['meetings_pending']} meetings still need participants/QoS "
+            f"(~{summary['heavy_requests_pending']} heavy requests)"
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- ledger
+def copy_ledger_to_warehouse(ledger: Path, warehouse: Path) -> int:
+    """Mirror the budget ledger (requests per UTC day and category) into ``ops.request_ledger``.
+
+    The ledger is shared by every pipeline on the machine, so the table is replaced as a whole.
+    """
+    if not Path(ledger).exists():
+        return 0
+    with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as src:
+        rows = src.execute("SELECT utc_date, category, count FROM request_ledger").fetchall()
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS ops.request_ledger ("
+            "utc_date DATE NOT NULL, category VARCHAR NOT NULL, requests BIGINT NOT NULL, "
+            "copied_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (utc_date, category))"
+        )
+        con.execute("BEGIN")
+        con.execute("DELETE FROM ops.request_ledger")
+        if rows:
+            now = dt.datetime.now(dt.UTC)
+            con.executemany(
+                "INSERT INTO ops.request_ledger VALUES (?, ?, ?, ?)",
+                [(dt.date.fromisoformat(d), c, int(n), now) for d, c, n in rows],
+            )
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return len(rows)
+
+
+# ----------------------------------------------------------------------------- plan (dry run)
+def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrides: Any) -> dict[str, Any]:
+    """Estimate what the next load costs: requests per category and days of budget.
+
+    Lists users, series (medium) and the dashboard meeting windows (resource-intensive, counted
+    in the budget) to know how many meetings and participants there are; makes no heavy calls.
+    """
+    install_log_redaction(DEFAULT_REDACTOR)
+    settings = load_settings(**overrides)
+    today = today or utc_today()
+    budget = settings.budget()
+    try:
+        auth, token_endpoint = build_auth(settings)
+    except BaseException:
+        budget.close()
+        raise
+    zoom = build_client(settings, budget=budget, auth=auth)
+    pipeline = zoom_pipeline()
+    state = pipeline.state.get("sources", {}).get("zoom", {})
+    resources = state.get("resources", {})
+    book = state.get("meeting_details", {})
+    done, pending = book.get("done", {}), book.get("pending", {})
+    start_date = settings.effective_start_date(today)
+    try:
+        estimate: dict[str, int] = dict.fromkeys(ZOOM_CATEGORIES, 0)
+        # users and who can host
+        user_items: list[dict] = []
+        for status in USER_STATUSES:
+            user_items.extend(zoom.users(status))
+        estimate[MEDIUM] += len(USER_STATUSES)
+        hosts = [u for u in user_items if u.get("status") != "pending"]
+        # meeting series: a list per user, a detail per new recurring series
+        known = resources.get("meeting_series", {}).get("fingerprints", {})
+        new_recurring = 0
+        for u in hosts:
+            for item in zoom.user_meetings(str(u["id"])):
+                if item.get("type") == 8 and known.get(str(item.get("id"))) != series_fingerprint(item):
+                    new_recurring += 1
+        estimate[MEDIUM] += len(hosts)
+        estimate[LIGHT] += new_recurring
+        # recordings: dated windows per user + the trash
+        rec_resume = resources.get("recordings", {}).get("resume_from", {})
+        for u in hosts:
+            since = dt.date.fromisoformat(rec_resume[u["id"]]) if u["id"] in rec_resume else start_date
+            first = max(start_date, since - dt.timedelta(days=settings.lookback_days))
+            estimate[MEDIUM] += len(month_windows(first, today)) + 1
+        # active hosts report
+        earliest = max(start_date, earliest_allowed_date(today))
+        resume = resources.get("active_hosts", {}).get("resume_from") or earliest.isoformat()
+        first = max(
+            earliest,
+            month_start(
+                min(dt.date.fromisoformat(resume), today - dt.timedelta(days=settings.lookback_days))
+            ),
+        )
+        estimate[HEAVY] += len(month_windows(first, today))
+        # meetings: list the windows, then count the details still to fetch
+        cursor = resources.get("meetings", {}).get("incremental", {}).get("end_time", {})
+        last = cursor.get("last_value")
+        start = (
+            parse_zoom_timestamp(last) - dt.timedelta(days=settings.lookback_days)
+            if last
+            else dt.datetime.combine(start_date, dt.time(), dt.UTC)
+        )
+        if pending:
+            oldest = parse_zoom_timestamp(min(str(p["end_time"]) for p in pending.values()))
+            if oldest is not None and oldest < start:
+                start = oldest
+        first_day = max(start.date(), earliest_allowed_date(today))
+        to_fetch: dict[str, int | None] = {u: p.get("participants") for u, p in pending.items()}
+        windows = month_windows(first_day, today)
+        for a, b in windows:
+            for kind in settings.meeting_types:
+                for m in zoom.dashboard_meetings(a, b, kind):
+                    if m.get("end_time") and m["uuid"] not in done:
+                        to_fetch[m["uuid"]] = m.get("participants")
+        estimate[RESOURCE_INTENSIVE] += len(windows) * len(settings.meeting_types)
+        estimate[HEAVY] += sum(qos_requests_for(n) for n in to_fetch.values())
+        spent = {cat: s.get("sent", 0) for cat, s in zoom.api.stats.items()}
+        heavy_group = next((g for g in budget.summary() if g.group == budget.group_of(HEAVY).name), None)
+    finally:
+        zoom.api.close()
+        token_endpoint.close()
+        budget.close()
+    budgeted = estimate[HEAVY] + estimate[RESOURCE_INTENSIVE]
+    limit = heavy_group.limit if heavy_group else None
+    remaining = heavy_group.remaining if heavy_group else None
+    if limit:
+        days = budgeted / limit
+        runs = (
+            1
+            if remaining is not None and budgeted <= remaining
+            else 1 + math.ceil((budgeted - (remaining or 0)) / limit)
+        )
+    else:
+        days, runs = 0.0, 1
+    plan = {
+        "source": "sandbox" if settings.sandbox else "zoom",
+        "start_date": start_date.isoformat(),
+        "meeting_windows": [f"{a}..{b}" for a, b in windows],
+        "meetings_to_fetch": len(to_fetch),
+        "requests": estimate,
+        "budgeted_requests": budgeted,
+        "daily_budget": limit,
+        "budget_remaining_today": remaining,
+        "days_of_budget": round(days, 2),
+        "daily_runs_needed": runs,
+        "plan_cost": spent,
+    }
+    if show:
+        print(format_plan(plan))
+    return plan
+
+
+def format_plan(plan: Mapping[str, Any]) -> str:
+    req = plan["requests"]
+    lines = [
+        f"Zoom load plan ({plan['source']}), history from {plan['start_date']}:",
+        f"  meetings still to fetch participants/QoS for: {plan['meetings_to_fetch']:,}",
+        "  requests: " + ", ".join(f"{cat} {req[cat]:,}" for cat in ZOOM_CATEGORIES),
+        f"  heavy + resource-intensive (budgeted): {plan['budgeted_requests']:,} of a daily budget of "
+        f"{plan['daily_budget'] if plan['daily_budget'] is not None else 'unlimited'} "
+        f"-> {plan['days_of_budget']} days of budget, {plan['daily_runs_needed']} daily run(s)",
+        "  (this plan itself cost: " + ", ".join(f"{c} {n}" for c, n in plan["plan_cost"].items()) + ")",
+    ]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- authorize
+def authorize_zoom(
+    *,
+    input_fn: Callable[[str], str] = input,
+    print_fn: Callable[[str], None] = print,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """One-time authorization of a General (user-authorized) app; stores the refresh token.
+
+    Prints the authorize URL, asks for the URL the browser was redirected to (or the bare code),
+    exchanges the code (PKCE) and writes the token file (0600). Needs ``client_id``,
+    ``client_secret`` and ``redirect_uri`` in ``sources.zoom`` (the sandbox provides its own).
+    """
+    install_log_redaction(DEFAULT_REDACTOR)
+    settings = load_settings(**overrides)
+    if not settings.redirect_uri:
+        raise ValueError(
+            "sources.zoom.redirect_uri is not set: use the redirect URL configured in the Zoom app "
+            "(Marketplace -> your app -> OAuth -> Redirect URL), e.g. http://localhost:8080/redirect"
+        )
+    endpoint = OAuthTokenEndpoint(settings.oauth_base_url, settings.client_id, settings.client_secret)
+    try:
+        verifier, challenge = new_pkce()
+        state = secrets.token_urlsafe(16)
+        url = authorize_url(
+            settings.oauth_base_url,
+            settings.client_id,
+            settings.redirect_uri,
+            state=state,
+            code_challenge=challenge,
+        )
+        print_fn(
+            "Open this URL in a browser, sign in to Zoom and approve the app:\n\n"
+            f"  {url}\n\n"
+            "The browser then lands on the redirect URL (the page may fail to load; that is fine)."
+        )
+        answer = input_fn("Paste the full URL from the address bar (or just the code): ")
+        code = code_from_redirect(answer, expected_state=state if "state=" in answer else None)
+        result = exchange_code(
+            endpoint, TokenFile(settings.token_file), code, settings.redirect_uri, code_verifier=verifier
+        )
+    finally:
+        endpoint.close()
+    print_fn(f"Authorized. The refresh token is stored in {result['token_file']} (mode 0600).")
+    return result
