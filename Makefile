@@ -57,6 +57,15 @@ sandbox: setup  ## run the sandbox standalone and print its URLs and test creden
 truth: setup  ## write the sandbox ground truth for the default scale to warehouse/sandbox_truth.json
 	$(PY) -m pipelines sandbox truth --out warehouse/sandbox_truth.json
 
+docs: setup  ## generate and serve the dbt docs (every model and column documented)
+	$(PY) -m pipelines docs --serve
+
+report: setup  ## export the notebooks to static HTML reports under reports/
+	$(PY) -m pipelines report
+
+doctor: setup  ## check the configuration and explain what is missing (never prints secrets)
+	$(PY) -m pipelines doctor
+
 clean:  ## remove the warehouse, local recordings, dlt/dbt working files and caches
 	rm -rf warehouse recordings reports .dlt/pipelines dbt_project/target dbt_project/logs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

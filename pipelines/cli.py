@@ -7,6 +7,7 @@ Commands register themselves here; each one imports its heavy dependencies lazil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines import paths
 from pipelines.paths import ROOT
 
 
@@ -161,6 +163,45 @@ def cmd_meets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transform(args: argparse.Namespace) -> int:
+    from pipelines.publish import publish_snapshot
+    from pipelines.transform import run_transform
+
+    code = run_transform(full_refresh=args.full_refresh, select=args.select)
+    if code != 0:
+        print("dbt build failed: the serving snapshot was NOT republished (readers keep the previous one)")
+        return code
+    counts = publish_snapshot()
+    print(
+        f"published {len(counts)} tables to {paths.serving_path()} (read-only snapshot for BI tools and notebooks)"
+    )
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pipelines.transform import run_docs_generate
+
+    code = run_docs_generate()
+    if code != 0 or not args.serve:
+        return code
+    import http.server
+    import socketserver
+
+    target = ROOT / "dbt_project" / "target"
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(target), **kw)  # noqa: E731
+    with socketserver.TCPServer(("127.0.0.1", args.port), handler) as httpd:
+        print(f"dbt docs at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C to stop)")
+        with contextlib.suppress(KeyboardInterrupt):
+            httpd.serve_forever()
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.report import main as report_main
+
+    return report_main([args.out])
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from pipelines.doctor import run_doctor
 
@@ -181,6 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="drop the source's raw tables and state first")
     p.add_argument("--dry-run", action="store_true", help="print what the Zoom load will cost; load nothing")
     sub.add_parser("plan", help="Zoom requests per category a load would cost, and days of budget")
+
+    p = sub.add_parser(
+        "transform", help="dbt build (seeds, models, tests), then publish the read-only snapshot"
+    )
+    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    p.add_argument("--select", default=None, help="dbt selector, e.g. fct_qos_minutes+")
+    p = sub.add_parser("docs", help="generate dbt docs (and serve them with --serve)")
+    p.add_argument("--serve", action="store_true")
+    p.add_argument("--port", type=int, default=8080)
+    p = sub.add_parser("report", help="export the notebooks to static HTML reports")
+    p.add_argument("--out", default=str(ROOT / "reports"))
     sub.add_parser("authorize", help="one-time authorization of a Zoom General (user-authorized) app")
 
     p = sub.add_parser("meets", help="MEETS ad-hoc look-ups")
@@ -215,5 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         "plan": cmd_plan,
         "authorize": cmd_authorize,
         "meets": cmd_meets,
+        "transform": cmd_transform,
+        "docs": cmd_docs,
+        "report": cmd_report,
     }
     return handlers[args.command](args)

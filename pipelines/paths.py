@@ -20,7 +20,7 @@ def warehouse_path() -> Path:
 
 def serving_path() -> Path:
     """The read-only snapshot published for BI tools and notebooks (``MW_SERVING``)."""
-    return _path("MW_SERVING", warehouse_path().parent / "analytics.duckdb")
+    return _path("MW_SERVING", warehouse_path().parent / "serving.duckdb")
 
 
 def state_dir() -> Path:

@@ -3,7 +3,8 @@
 DuckDB allows one writer per file, and a BI tool that keeps the warehouse open blocks ``make load``
 (or the reverse). So readers never open the warehouse: ``make transform`` ends by copying the
 analyst-facing schemas into a new file next to it and atomically renaming that file over
-``warehouse/analytics.duckdb``. A reader that has the old snapshot open keeps reading a consistent
+``warehouse/serving.duckdb``. (Not ``analytics.duckdb``: DuckDB names a database after its
+file, and a catalog called ``analytics`` would clash with the ``analytics`` schema of the marts.) A reader that has the old snapshot open keeps reading a consistent
 old version (POSIX keeps the unlinked inode alive); new connections see the new one. Loads and
 transforms never touch the serving file, so they are never blocked by readers.
 """
