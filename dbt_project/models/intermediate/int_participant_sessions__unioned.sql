@@ -1,0 +1,128 @@
+{#-
+    Zoom participant sessions and MEETS attendance rows in one shape, with a person key that
+    identifies the same person across rejoins (and across the two sources):
+      1. the email address (lower-cased), else
+      2. the email of the Zoom account member with that Zoom user id, else
+      3. 'zoom:' + the Zoom user id, else
+      4. 'guest:' + meeting (Zoom uuid, else 'meets:' + event id) + ':' + lower-cased display name
+         (a guest who did not sign in is only identifiable by name, and only within one meeting).
+    A table rather than a view: four models and several tests read it in every run.
+-#}
+{{ config(materialized='table') }}
+
+with
+
+zoom_sessions as (
+
+    select * from {{ ref('stg_zoom__participant_sessions') }}
+
+),
+
+zoom_users as (
+
+    select * from {{ ref('stg_zoom__users') }}
+
+),
+
+attendance as (
+
+    select * from {{ ref('stg_meets__attendance') }}
+
+),
+
+event_meetings as (
+
+    select * from {{ ref('int_meets_events__matched_to_meetings') }}
+
+),
+
+zoom_rows as (
+
+    select
+        md5('zoom|' || zoom_sessions.meeting_uuid || '|' || zoom_sessions.participant_id) as participant_session_id,
+        'zoom' as source,
+        zoom_sessions.meeting_uuid,
+        event_meetings.meets_event_id,
+        zoom_sessions.participant_id,
+        zoom_sessions.zoom_user_id,
+        coalesce(
+            zoom_sessions.email,
+            zoom_users.email,
+            'zoom:' || zoom_sessions.zoom_user_id,
+            'guest:' || zoom_sessions.meeting_uuid || ':' || lower(zoom_sessions.user_name)
+        ) as person_key,
+        zoom_sessions.user_name,
+        coalesce(zoom_sessions.email, zoom_users.email) as email,
+        zoom_sessions.joined_at,
+        zoom_sessions.left_at,
+        coalesce(zoom_sessions.role = 'host', false) as is_host,
+        zoom_sessions.role,
+        zoom_sessions.device,
+        zoom_sessions.os,
+        zoom_sessions.os_version,
+        zoom_sessions.client,
+        zoom_sessions.client_version,
+        null::varchar as browser,
+        zoom_sessions.network_type,
+        zoom_sessions.connection_type,
+        zoom_sessions.location,
+        zoom_sessions.data_center,
+        zoom_sessions.leave_reason,
+        true as is_final
+    from zoom_sessions
+    left join zoom_users
+        on zoom_sessions.zoom_user_id = zoom_users.zoom_user_id
+    left join event_meetings
+        on zoom_sessions.meeting_uuid = event_meetings.meeting_uuid
+
+),
+
+meets_rows as (
+
+    select
+        md5('meets|' || attendance.meets_event_id || '|' || attendance.attendance_row_number)
+            as participant_session_id,
+        'meets' as source,
+        event_meetings.meeting_uuid,
+        attendance.meets_event_id,
+        null::varchar as participant_id,
+        null::varchar as zoom_user_id,
+        coalesce(
+            attendance.email,
+            'guest:'
+            || coalesce(event_meetings.meeting_uuid, 'meets:' || attendance.meets_event_id)
+            || ':' || lower(attendance.attendee_name)
+        ) as person_key,
+        attendance.attendee_name as user_name,
+        attendance.email,
+        attendance.joined_at,
+        attendance.left_at,
+        attendance.was_host as is_host,
+        case when attendance.was_host then 'host' else 'attendee' end as role,
+        null::varchar as device,
+        null::varchar as os,
+        null::varchar as os_version,
+        null::varchar as client,
+        null::varchar as client_version,
+        attendance.browser,
+        null::varchar as network_type,
+        null::varchar as connection_type,
+        null::varchar as location,
+        null::varchar as data_center,
+        null::varchar as leave_reason,
+        attendance.is_final
+    from attendance
+    left join event_meetings
+        on attendance.meets_event_id = event_meetings.meets_event_id
+
+),
+
+final as (
+
+    select * from zoom_rows
+    union all
+    select * from meets_rows
+
+)
+
+select * from final

@@ -1,0 +1,133 @@
+{#-
+    Meeting quality: one row per meeting, level, stream and metric.
+      level 'stream': the seven streams (audio/video/share x input/output, and cpu);
+      level 'kind':   audio, video, share (both directions together) and cpu.
+    Measured minutes count the minutes where the metric had a value (for frame rate: while there
+    was a picture); violating minutes those where the seed's threshold was crossed; the proportion
+    is violating / measured, null when nothing was measured or the metric has no threshold.
+    Incremental: meetings with rows newly written to fct_qos_minutes are recomputed whole.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='meeting_uuid',
+        on_schema_change='fail',
+    )
+}}
+{%- set watermark = none -%}
+{%- if is_incremental() and execute -%}
+    {%- set watermark = run_query(
+        "select coalesce(cast(max(qos_loaded_at) as varchar), '1970-01-01 00:00:00') from " ~ this
+    ).rows[0][0] -%}
+{%- endif %}
+
+with
+
+qos_minutes as (
+
+    select * from {{ ref('fct_qos_minutes') }}
+    {%- if watermark is not none %}
+    where meeting_uuid in (
+        select touched.meeting_uuid
+        from {{ ref('fct_qos_minutes') }} as touched
+        where touched._dbt_loaded_at > timestamp '{{ watermark }}'
+    )
+    {%- endif %}
+
+),
+
+thresholds as (
+
+    select * from {{ ref('qos_thresholds') }}
+
+),
+
+by_stream as (
+
+    {{ qos_stream_aggregates('qos_minutes', ['meeting_uuid', 'stream'], carry_columns=['stream_kind', 'direction']) }}
+
+),
+
+stream_metrics as (
+
+    {{ qos_metrics_long('by_stream', ['meeting_uuid', 'stream', 'stream_kind', 'direction']) }}
+
+),
+
+kind_metrics as (
+
+    select
+        meeting_uuid,
+        stream_kind as stream,
+        stream_kind,
+        'all' as direction,
+        metric,
+        unit,
+        sum(sampled_minutes) as sampled_minutes,
+        max(qos_loaded_at) as qos_loaded_at,
+        min(min_value) as min_value,
+        sum(sum_value) / nullif(sum(measured_minutes), 0) as avg_value,
+        max(max_value) as max_value,
+        sum(sum_value) as sum_value,
+        sum(measured_minutes) as measured_minutes,
+        sum(violating_minutes) as violating_minutes
+    from stream_metrics
+    group by meeting_uuid, stream_kind, metric, unit
+
+),
+
+both_levels as (
+
+    select
+        'stream' as level,
+        *
+    from stream_metrics
+    union all by name
+    select
+        'kind' as level,
+        *
+    from kind_metrics
+
+),
+
+final as (
+
+    select
+        both_levels.meeting_uuid,
+        both_levels.level,
+        both_levels.stream,
+        both_levels.stream_kind,
+        both_levels.direction,
+        both_levels.metric,
+        both_levels.unit,
+        cast(both_levels.sampled_minutes as integer) as sampled_minutes,
+        both_levels.min_value,
+        both_levels.avg_value,
+        both_levels.max_value,
+        cast(both_levels.measured_minutes as integer) as measured_minutes,
+        case
+            when thresholds.comparator is not null then cast(both_levels.violating_minutes as integer)
+        end as violating_minutes,
+        case
+            when thresholds.comparator is not null and both_levels.measured_minutes > 0
+                then both_levels.violating_minutes / both_levels.measured_minutes
+        end as violating_proportion,
+        thresholds.comparator as threshold_comparator,
+        thresholds.value as threshold_value,
+        coalesce(
+            thresholds.comparator is not null
+            and both_levels.measured_minutes > 0
+            and both_levels.violating_minutes / both_levels.measured_minutes > {{ var('quality_issue_share') }},
+            false
+        ) as is_issue,
+        both_levels.qos_loaded_at
+    from both_levels
+    left join thresholds
+        on
+            both_levels.stream_kind = thresholds.stream
+            and both_levels.metric = thresholds.metric
+
+)
+
+select * from final

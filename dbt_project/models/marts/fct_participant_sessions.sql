@@ -1,0 +1,61 @@
+{#-
+    One row per join/leave session, from Zoom's participant list (source 'zoom') and MEETS
+    attendance (source 'meets'). For a Zoom meeting MEETS reports the same sessions again, so
+    count sessions of one source at a time: fct_meetings counts Zoom's. person_key resolves the
+    same person across rejoins (email, Zoom account id, or name within the meeting; see
+    int_participant_sessions__unioned).
+-#}
+
+with
+
+sessions as (
+
+    select * from {{ ref('int_participant_sessions__unioned') }}
+
+),
+
+users as (
+
+    select * from {{ ref('dim_users') }}
+
+),
+
+final as (
+
+    select
+        sessions.participant_session_id,
+        sessions.source,
+        sessions.meeting_uuid,
+        sessions.meets_event_id,
+        sessions.participant_id,
+        sessions.zoom_user_id,
+        users.user_id,
+        sessions.person_key,
+        sessions.user_name,
+        sessions.email,
+        sessions.is_host,
+        sessions.role,
+        sessions.joined_at,
+        sessions.left_at,
+        cast(greatest(0, epoch(sessions.left_at) - epoch(sessions.joined_at)) as bigint) as duration_seconds,
+        sessions.device,
+        sessions.os,
+        sessions.os_version,
+        sessions.client,
+        sessions.client_version,
+        sessions.browser,
+        sessions.network_type,
+        sessions.connection_type,
+        sessions.location,
+        sessions.data_center,
+        sessions.leave_reason,
+        sessions.leave_reason is not null
+        and regexp_matches(lower(sessions.leave_reason), 'connection|network|unexpectedly') as is_dropped,
+        sessions.is_final
+    from sessions
+    left join users
+        on sessions.email = users.email
+
+)
+
+select * from final
