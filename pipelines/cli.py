@@ -178,6 +178,16 @@ def cmd_transform(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recordings(args: argparse.Namespace) -> int:
+    from pipelines.publish import publish_snapshot
+    from pipelines.recordings import run_from_args
+
+    code = run_from_args(args)
+    if not args.dry_run and paths.warehouse_path().exists() and paths.serving_path().exists():
+        publish_snapshot()  # the inventory's copy status reaches BI tools and the recordings notebook
+    return code
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     from pipelines.transform import run_docs_generate
 
@@ -228,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     p.add_argument("--select", default=None, help="dbt selector, e.g. fct_qos_minutes+")
+    from pipelines.recordings import add_arguments as recordings_arguments
+
+    p = sub.add_parser("recordings", help="copy recording files to object storage (verified, resumable)")
+    recordings_arguments(p)
     p = sub.add_parser("docs", help="generate dbt docs (and serve them with --serve)")
     p.add_argument("--serve", action="store_true")
     p.add_argument("--port", type=int, default=8080)
@@ -268,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "authorize": cmd_authorize,
         "meets": cmd_meets,
         "transform": cmd_transform,
+        "recordings": cmd_recordings,
         "docs": cmd_docs,
         "report": cmd_report,
     }
