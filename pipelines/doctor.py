@@ -134,7 +134,10 @@ def check_warehouse() -> list[Check]:
         return [Check(OK, "warehouse", f"{wh} does not exist yet: `make load` creates it")]
     try:
         con = duckdb.connect(str(wh), read_only=True)
-        con.close()
+        try:
+            quarantined = _quarantined(con)
+        finally:
+            con.close()
     except duckdb.IOException as exc:
         return [
             Check(
@@ -144,7 +147,30 @@ def check_warehouse() -> list[Check]:
                 "point BI tools at the published read-only snapshot instead",
             )
         ]
-    return [Check(OK, "warehouse", f"{wh} opens read-only")]
+    checks = [Check(OK, "warehouse", f"{wh} opens read-only")]
+    for schema, n in quarantined.items():
+        checks.append(
+            Check(
+                WARN,
+                "quarantine",
+                f"{n} record(s) the API sent could not be loaded as sent: see {schema}.quarantine "
+                "(endpoint, record_id, field, reason); they are re-checked on every run",
+            )
+        )
+    return checks
+
+
+def _quarantined(con) -> dict[str, int]:
+    """Rows in ``zoom_raw.quarantine`` / ``meets_raw.quarantine`` (only the non-empty ones)."""
+    out = {}
+    for (schema,) in con.execute(
+        "select table_schema from information_schema.tables where table_name = 'quarantine' "
+        "and table_schema in ('zoom_raw', 'meets_raw') order by 1"
+    ).fetchall():
+        n = con.execute(f"select count(*) from {schema}.quarantine").fetchone()[0]
+        if n:
+            out[schema] = n
+    return out
 
 
 def check_budget() -> list[Check]:

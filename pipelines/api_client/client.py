@@ -477,8 +477,10 @@ class ApiClient:
         try:
             parsed = orjson.loads(content)
         except orjson.JSONDecodeError:
-            try:  # orjson rejects a few things the stdlib accepts (ints > 64 bit)
-                parsed = json.loads(content)
+            try:  # orjson rejects a few things the stdlib accepts (ints > 64 bit, invalid UTF-8)
+                # Bytes that are not UTF-8 inside a string become lone surrogates, so the record can be
+                # named and quarantined by the source (pipelines.quarantine) instead of failing the page.
+                parsed = json.loads(content.decode("utf-8", "surrogateescape"))
             except ValueError as exc:
                 raise _InvalidJson(response, f"invalid JSON ({exc})") from exc
         setattr(response, _PARSED_ATTR, parsed)

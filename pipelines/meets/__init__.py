@@ -38,19 +38,27 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
+from pipelines import quarantine as q
 from pipelines.meets import settings as defaults
 from pipelines.meets.client import (
+    ENTITY_ID_KEYS,
     ZOOM_SERVICES,
     Attendance,
     MeetsClient,
     MeetsNotFound,
     ZoomAttendanceLimitReached,
-    entity_map,
+    keyed_entities,
 )
 
 log = logging.getLogger("pipelines.meets")
 
 JSON_FIELDS = frozenset({"auxiliary"})
+LIST_ENTITY = {
+    "list_admins": "admins",
+    "list_connections": "connections",
+    "list_courses": "courses",
+    "list_users": "users",
+}
 EVENT_LINKS = ("meetsIdCourses", "meetsIdUsers", "meetsIdUser")  # the manual spells the users one both ways
 ACCOUNT_LINKS = ("meetsIdUsers",)
 ATTENDANCE_PAGE_EVENTS = 200  # events per yielded attendance page
@@ -245,6 +253,13 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 
+TABLES["quarantine"] = {
+    # records MEETS sent that fail their table's contract (pipelines/quarantine.py writes them)
+    "primary_key": list(q.PRIMARY_KEY),
+    "columns": q.COLUMNS,
+}
+
+
 def table_hints(table: str) -> Any:
     """dlt hints for one ``meets_raw`` table (merge on its primary key, typed columns)."""
     spec = TABLES[table]
@@ -400,6 +415,80 @@ def capped_max(cap: int) -> Callable[[Sequence[Any]], Any]:
     return capped_max
 
 
+# ---------------------------------------------------------------------------------------------- checks
+COURSE_USER_ID = {"data_type": "bigint", "nullable": False}
+RECORDING_TYPES = ("original", "converted")
+ENTITY_TABLES = {
+    "admins": "admins",
+    "connections": "connections",
+    "courses": "courses",
+    "users": "users",
+    "conferencingAccounts": "conferencing_accounts",
+    "conferencingEvents": "conferencing_events",
+    "conferenceRecordings": "conference_recordings",
+}
+
+
+def check_entity_row(table: str, row: Mapping[str, Any]) -> q.Problem | None:
+    """A shaped row against its ``meets_raw`` table contract (plus the rules the models rely on)."""
+    problem = q.check_row(row, TABLES[table]["columns"])
+    if problem is not None:
+        return problem
+    if table == "conference_recordings":
+        return q.check_enum(row, "type", RECORDING_TYPES)
+    if table == "conferencing_events":
+        return q.check_order(row, "time_begin", "time_end", timestamps=False)
+    if table == "attendance":
+        return q.check_order(row, "time_join", "time_leave", timestamps=False)
+    return None
+
+
+def check_event(event: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(
+        *(q.check_list(event, key) for key in EVENT_LINKS),
+        check_entity_row("conferencing_events", shape(event, drop=EVENT_LINKS)),
+    )
+
+
+class _Checks:
+    """Quarantine bookkeeping of one MEETS run (shared by every resource)."""
+
+    def __init__(self, report: MeetsRunReport) -> None:
+        self.quarantine = q.Quarantine("meets")
+        self.report = report
+
+    def add(self, function: str, table: str, rid: Any, problem: q.Problem, payload: Any) -> None:
+        self.quarantine.add(function, table, rid, problem, payload)
+        self.report.quarantined = self.quarantine.total
+
+    def hook(self, function: str, name: str, entity: dict, field: str, reason: str) -> None:
+        """``MeetsClient.list_entities(on_problem=...)``: map-key and duplicate problems."""
+        self.add(
+            function,
+            ENTITY_TABLES.get(name, name) if function != "list_course_users" else "course_users",
+            entity.get(ENTITY_ID_KEYS.get(name, "")),
+            q.Problem(field, reason),
+            entity,
+        )
+
+    def valid(self, function: str, table: str, id_key: str, entities: list[dict]) -> list[dict]:
+        """Shaped rows of the entities that pass their table's checks."""
+        good = []
+        for entity in entities:
+            row = shape(entity)
+            problem = check_entity_row(table, row)
+            if problem is None:
+                good.append(row)
+            else:
+                self.add(function, table, entity.get(id_key), problem, entity)
+        return good
+
+    def drain(self) -> Iterator[Any]:
+        item = self.quarantine.drain()
+        if item is not None:
+            yield item
+
+
 # ---------------------------------------------------------------------------------------------- report
 @dataclass
 class MeetsRunReport:
@@ -418,6 +507,7 @@ class MeetsRunReport:
     zoom_attendance_limit: int | None = None
     zoom_attendance_limit_reached: bool = False
     zoom_attendance_deferred: int = 0
+    quarantined: int = 0
     messages: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -482,47 +572,61 @@ def meets_source(
     report.now = now
     report.zoom_attendance_limit = zoom_limit
     meets = client
+    checks = _Checks(report)
 
     def plain(table: str, function: str) -> DltResource:
-        spec = TABLES[table]
+        TABLES[table]
 
-        def pages() -> Iterator[list[dict[str, Any]]]:
-            for page in meets.list_entities(function):
-                yield entity_rows(page)
+        name = LIST_ENTITY[function]
 
-        return dlt.resource(
-            pages,
-            name=table,
-            write_disposition="merge",
-            primary_key=spec["primary_key"],
-            columns=spec["columns"],
-        )
+        def pages() -> Iterator[Any]:
+            yield to_table(table, dlt.mark.materialize_table_schema())
+            for page in meets.list_entities(function, on_problem=checks.hook):
+                rows = checks.valid(function, table, ENTITY_ID_KEYS[name], page)
+                if rows:
+                    yield to_table(table, rows)
+                yield from checks.drain()
+
+        # table hints in a variant (to_table), none on the resource: they would leak into the
+        # resource's ``quarantine`` variant
+        return dlt.resource(pages, name=table, write_disposition="merge")
 
     admins = plain("admins", "list_admins")
     connections = plain("connections", "list_connections")
     courses = plain("courses", "list_courses")
     users = plain("users", "list_users")
 
-    def course_users_of(course_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def course_users_of(course_page: list[dict[str, Any]]) -> Iterator[Any]:
+        if q.is_quarantine_page(course_page):
+            return
         for course in course_page:
             cid = _id(course.get("meets_id_course"))
             if cid is None:
                 continue
             rows: list[dict[str, Any]] = []
-            for page in meets.list_entities("list_course_users", {"meetsIdCourse": cid}):
-                rows += course_user_rows(cid, page)
+            function = "list_course_users"
+            for page in meets.list_entities(function, {"meetsIdCourse": cid}, on_problem=checks.hook):
+                for user in page:
+                    shaped = course_user_rows(cid, [user])
+                    problem = q.first(
+                        q.check_row(
+                            {"meets_id_user": user.get("meetsIdUser")}, {"meets_id_user": COURSE_USER_ID}
+                        ),
+                        q.text_problem(user),
+                        q.check_row(shaped[0], TABLES["course_users"]["columns"]) if shaped else None,
+                    )
+                    if problem is None:
+                        rows += shaped
+                    else:
+                        checks.add(
+                            function, "course_users", f"{cid}/{user.get('meetsIdUser')}", problem, user
+                        )
             if rows:
-                yield rows
+                yield to_table("course_users", rows)
+            yield from checks.drain()
 
-    cu = TABLES["course_users"]
     course_users = dlt.transformer(
-        course_users_of,
-        data_from=courses,
-        name="course_users",
-        write_disposition="merge",
-        primary_key=cu["primary_key"],
-        merge_key=cu["merge_key"],
-        columns=cu["columns"],
+        course_users_of, data_from=courses, name="course_users", write_disposition="merge"
     )
 
     # primary_key=(): no boundary de-duplication; rows at the cursor are meant to be re-loaded.
@@ -534,7 +638,10 @@ def meets_source(
         on_cursor_value_missing="include",
     )
     recordings_cursor = dlt.sources.incremental(
-        "time_added", last_value_func=capped_max(now - lookback), primary_key=()
+        "time_added",
+        last_value_func=capped_max(now - lookback),
+        primary_key=(),
+        on_cursor_value_missing="include",  # quarantine rows have no time_added
     )
 
     @dlt.resource(name="conferencing_events", write_disposition="merge")
@@ -553,13 +660,40 @@ def meets_source(
         ):
             yield to_table(table, dlt.mark.materialize_table_schema())
         seen_accounts: set[int] = set()
-        for page in meets.iter_pages("list_conferencing_events", params):
-            rows, event_courses, event_users = event_rows(entity_map(page, "conferencingEvents"))
-            accounts = [
-                a
-                for a in entity_map(page, "conferencingAccounts")
-                if _id(a.get("meetsIdConferencingAccount")) not in seen_accounts
-            ]
+        seen_events: set[int] = set()
+        function = "list_conferencing_events"
+        for page in meets.iter_pages(function, params):
+            events = []
+            for key, event in keyed_entities(page, "conferencingEvents"):
+                eid = event.get("meetsIdConferencingEvent")
+                problem = check_event(event)
+                if problem is None and key is not None and str(key) != str(eid):
+                    problem = q.Problem("meetsIdConferencingEvent", f"is {eid} but the map key is {key!r}")
+                if problem is None and eid in seen_events:
+                    problem = q.Problem(
+                        "meetsIdConferencingEvent", "duplicate id across pages; first copy kept"
+                    )
+                if problem is not None:
+                    checks.add(function, "conferencing_events", eid, problem, event)
+                    continue
+                seen_events.add(eid)
+                events.append(event)
+            rows, event_courses, event_users = event_rows(events)
+            accounts = []
+            for key, account in keyed_entities(page, "conferencingAccounts"):
+                aid = account.get("meetsIdConferencingAccount")
+                if _id(aid) in seen_accounts:
+                    continue
+                problem = q.first(
+                    q.check_list(account, "meetsIdUsers"),
+                    check_entity_row("conferencing_accounts", shape(account, drop=ACCOUNT_LINKS)),
+                )
+                if problem is None and key is not None and str(key) != str(aid):
+                    problem = q.Problem("meetsIdConferencingAccount", f"is {aid} but the map key is {key!r}")
+                if problem is not None:
+                    checks.add(function, "conferencing_accounts", aid, problem, account)
+                    continue
+                accounts.append(account)
             seen_accounts.update(
                 i for i in (_id(a.get("meetsIdConferencingAccount")) for a in accounts) if i is not None
             )
@@ -573,15 +707,9 @@ def meets_source(
             ):
                 if items:
                     yield to_table(table, items)
+            yield from checks.drain()
 
-    rec = TABLES["conference_recordings"]
-
-    @dlt.resource(
-        name="conference_recordings",
-        write_disposition="merge",
-        primary_key=rec["primary_key"],
-        columns=rec["columns"],
-    )
+    @dlt.resource(name="conference_recordings", write_disposition="merge")
     def conference_recordings(
         time_added: dlt.sources.incremental[int] = recordings_cursor,
     ) -> Iterator[list[dict[str, Any]]]:
@@ -590,8 +718,12 @@ def meets_source(
         if time_added.last_value is not None:
             params["timeAddedAfter"] = int(time_added.last_value) - 1
             report.recordings_time_added_after = params["timeAddedAfter"]
-        for page in meets.list_entities("list_conference_recordings", params):
-            yield entity_rows(page)
+        function = "list_conference_recordings"
+        for page in meets.list_entities(function, params, on_problem=checks.hook):
+            rows = checks.valid(function, "conference_recordings", "meetsIdConferenceRecording", page)
+            if rows:
+                yield to_table("conference_recordings", rows)
+            yield from checks.drain()
 
     @dlt.resource(name="attendance", write_disposition="merge")
     def attendance() -> Iterator[Any]:
@@ -607,6 +739,7 @@ def meets_source(
             recheck=recheck,
             explicit_ids=attendance_event_ids,
             report=report,
+            checks=checks,
         )
 
     return [
@@ -631,6 +764,7 @@ def _attendance_pages(
     recheck: int,
     explicit_ids: Sequence[int] | None,
     report: MeetsRunReport,
+    checks: _Checks | None = None,
 ) -> Iterator[Any]:
     """Fetch attendance for ended events that are not final yet; keep the bookkeeping in ``state``.
 
@@ -658,8 +792,17 @@ def _attendance_pages(
         params: dict[str, Any] = {"timeEndBefore": now + 1}
         if watermark is not None:
             params["timeEndAfter"] = int(watermark) - lookback - 1
-        for page in client.list_entities("list_conferencing_events", params):
+        checks = checks or _Checks(report)
+        function = "list_conferencing_events"
+        hook = {"on_problem": checks.hook} if isinstance(client, MeetsClient) else {}
+        for page in client.list_entities(function, params, **hook):
             for event in page:
+                problem = check_event(event)
+                if problem is not None:  # quarantined (not loaded), so no attendance either
+                    checks.add(
+                        function, "conferencing_events", event.get("meetsIdConferencingEvent"), problem, event
+                    )
+                    continue
                 eid = _id(event.get("meetsIdConferencingEvent"))
                 time_end = _id(event.get("timeEnd"))
                 if eid is None or time_end is None or time_end > now or str(eid) in final:
@@ -731,7 +874,30 @@ def _attendance_pages(
                 log.warning("%s", exc)
             remember(key, info, bool(info.get("fetched")))
             continue
-        rows += attendance_rows(att)
+        if att.problem is not None:
+            checks = checks or _Checks(report)
+            checks.add(
+                "get_conferencing_event_attendance",
+                "attendance",
+                int(key),
+                q.Problem("attendance", att.problem),
+                {"meetsIdConferencingEvent": int(key), "isFinal": att.is_final},
+            )
+            remember(key, info, True)  # asked again next run: MEETS may answer properly then
+            continue
+        checks = checks or _Checks(report)
+        for row in attendance_rows(att):
+            problem = check_entity_row("attendance", row)
+            if problem is None:
+                rows.append(row)
+            else:
+                checks.add(
+                    "get_conferencing_event_attendance",
+                    "attendance",
+                    f"{key}/{row['row_number']}",
+                    problem,
+                    row,
+                )
         statuses.append(attendance_status_row(att, now))
         if att.is_final:
             report.attendance_final += 1
@@ -744,7 +910,11 @@ def _attendance_pages(
         if len(statuses) >= ATTENDANCE_PAGE_EVENTS:
             yield from _flush(rows, statuses)
             rows, statuses = [], []
+            if checks is not None:
+                yield from checks.drain()
     yield from _flush(rows, statuses)
+    if checks is not None:
+        yield from checks.drain()
 
     if explicit_ids is None:
         state["watermark"] = now

@@ -30,7 +30,7 @@ import logging
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote_plus
@@ -254,6 +254,24 @@ def entity_map(response: Mapping[str, Any], name: str) -> list[dict]:
     return [dict(e) for e in entities]
 
 
+def keyed_entities(response: Mapping[str, Any], name: str) -> list[tuple[str | None, dict]]:
+    """``(map key, entity)`` of one map, ordered by id; the key is ``None`` for a JSON array."""
+    raw = response.get(name)
+    if not raw:
+        return []
+    pairs = list(raw.items()) if isinstance(raw, Mapping) else [(None, v) for v in raw]
+    entities = [(k, dict(v)) for k, v in pairs if isinstance(v, Mapping)]
+    id_key = ENTITY_ID_KEYS.get(name)
+    if id_key is not None:
+        entities.sort(key=lambda kv: _as_int(kv[1].get(id_key), default=0))
+    return entities
+
+
+ProblemHook = Callable[[str, str, dict, str, str], None]
+"""``hook(function, entity map, entity, field, reason)``: a record that cannot be trusted as sent."""
+_CHUNK_MARK = "__mw_chunk__"
+
+
 def _as_int(value: Any, default: int | None = None) -> int | None:
     if value is None or isinstance(value, bool):
         return default
@@ -282,6 +300,8 @@ class Attendance:
     event_id: int
     rows: list[dict]
     is_final: bool
+    problem: str | None = None
+    """Why the answer cannot be trusted (``attendance`` null or not a list): quarantine, don't load."""
 
 
 # ---------------------------------------------------------------------------------------------- client
@@ -417,9 +437,12 @@ class MeetsClient:
         base.setdefault("limit", str(self.page_limit))
         for method, request in plan_requests(base, get_limit=self.get_limit, post_limit=self.post_limit):
             start_after = 0
+            chunk = id(request)
             while True:
                 page = self._send(function, method, {**request, "startAfterId": str(start_after)})
+                page[_CHUNK_MARK] = chunk
                 yield page
+                page.pop(_CHUNK_MARK, None)
                 next_id = page.get("nextPageStartAfterId")
                 if next_id is None or next_id == "":
                     break
@@ -434,20 +457,47 @@ class MeetsClient:
                 start_after = next_int
 
     def list_entities(
-        self, function: str, params: Mapping[str, Any] | None = None, *, entity: str | None = None
+        self,
+        function: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        entity: str | None = None,
+        on_problem: ProblemHook | None = None,
     ) -> Iterator[list[dict]]:
-        """Pages (lists) of the function's main entity, each entity once even across chunks."""
+        """Pages (lists) of the function's main entity, each entity once even across chunks.
+
+        With ``on_problem``, a map key that disagrees with the entity's own id and an id that a
+        later *page* repeats are reported (and the entity left out) instead of passing silently;
+        repeats across chunks of a long filter are expected and stay silent.
+        """
         name = entity or LIST_FUNCTIONS[function]
         id_key = ENTITY_ID_KEYS[name]
         seen: set[int] = set()
+        chunk_seen: set[int] = set()
+        last_start = None
         for page in self.iter_pages(function, params):
             rows = []
-            for row in entity_map(page, name):
+            new_chunk = page.get(_CHUNK_MARK, 0) != last_start
+            last_start = page.pop(_CHUNK_MARK, 0)
+            if new_chunk:
+                chunk_seen = set()
+            for map_key, row in keyed_entities(page, name):
                 key = _as_int(row.get(id_key))
+                if (
+                    on_problem is not None
+                    and map_key is not None
+                    and key is not None
+                    and str(map_key) != str(key)
+                ):
+                    on_problem(function, name, row, id_key, f"is {key} but the map key is {map_key!r}")
+                    continue
                 if key is not None and key in seen:
+                    if on_problem is not None and key in chunk_seen:
+                        on_problem(function, name, row, id_key, "duplicate id across pages; first copy kept")
                     continue
                 if key is not None:
                     seen.add(key)
+                    chunk_seen.add(key)
                 rows.append(row)
             if rows:
                 yield rows
@@ -489,8 +539,19 @@ class MeetsClient:
                 self.retry.sleep(delay)
                 continue
             final = body.get("isFinal")
+            raw = body.get("attendance")
+            problem = None
+            if raw is None:
+                problem = "is null where a list was expected" if "attendance" in body else "is missing"
+            elif not isinstance(raw, (list, Mapping)):
+                problem = f"should be a list, got {type(raw).__name__}"
+            elif not isinstance(final, bool):
+                problem = f"isFinal should be true/false, got {final!r}"
             return Attendance(
-                int(event_id), attendance_list(body), bool(final) if final is not None else False
+                int(event_id),
+                attendance_list(body) if problem is None else [],
+                bool(final) if final is not None else False,
+                problem,
             )
 
     def from_lti_id_context(self, connection_id: int, lti_id_context: str) -> int:
@@ -550,7 +611,8 @@ class MeetsClient:
 
     def _translate(self, function: str, exc: ApiError) -> ApiError:
         """Re-raise the shared client's error with MEETS' own message, typed for the caller."""
-        if isinstance(exc, MeetsApiError) or exc.status is None:
+        if isinstance(exc, (MeetsApiError, BadResponse)) or exc.status is None:
+            # a cut-off or invalid body (HTTP 200) stays a BadResponse: transient, and its message says so
             return exc
         message = meets_error_message(exc.body)
         if message is None and exc.status >= 500:

@@ -18,7 +18,7 @@ from pipelines.api_client import MEETS, ApiError, RateLimit, RateLimiter, Reques
 from pipelines.meets import MeetsRunReport, meets_source
 from pipelines.meets.client import MeetsClient
 from pipelines.meets.settings import MeetsConfigError, MeetsSettings, load_settings
-from pipelines.paths import ledger_path, pipelines_dir, warehouse_path
+from pipelines.paths import ledger_path, pipelines_dir, serving_path, warehouse_path
 
 log = logging.getLogger("pipelines.meets")
 
@@ -110,9 +110,14 @@ def run_meets_load(
         if refresh:
             run_kwargs["refresh"] = refresh
         try:
+            if pipeline.has_pending_data:
+                # A run killed after extracting left load packages behind. ``run(source)`` would
+                # load those and return without extracting anything new: finish them first.
+                log.warning("Finishing the load of a previous MEETS run that did not complete")
+                pipeline.run()
             load_info = pipeline.run(source, **run_kwargs)
         except PipelineStepFailed as exc:
-            cause = actionable_cause(exc)
+            cause = actionable_cause(exc) or warehouse_locked(exc)
             if cause is not None:
                 raise cause from exc
             raise
@@ -164,6 +169,26 @@ def actionable_cause(exc: BaseException) -> BaseException | None:
         seen.add(id(current))
         if isinstance(current, (ApiError, MeetsConfigError)):
             return current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return None
+
+
+def warehouse_locked(exc: BaseException) -> BaseException | None:
+    """A clear ``WarehouseLocked`` when DuckDB refused the file lock (a reader or another writer holds
+    the warehouse), else ``None``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if "Could not set lock" in text or "Conflicting lock" in text:
+            from pipelines.zoom.pipeline import WarehouseLocked
+
+            return WarehouseLocked(
+                f"The warehouse {warehouse_path()} is open in another process (dbt, a notebook, a BI tool, "
+                "another load?). DuckDB allows one writer at a time: close it and rerun; BI tools should "
+                f"read the published snapshot ({serving_path()}) instead."
+            )
         current = getattr(current, "exception", None) or current.__cause__ or current.__context__
     return None
 

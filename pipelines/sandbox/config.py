@@ -86,6 +86,7 @@ class SandboxConfig:
     faults: Faults = field(default_factory=Faults)
     attendance_final_after: int = 24 * 3600  # MEETS: attendance final a full day after the event
     zoom_attendance_daily_limit: int = 2000  # MEETS: Zoom attendance look-ups per day
+    bad_inputs: list = field(default_factory=list)  # record mutations (see pipelines/sandbox/bad_inputs.py)
 
     @classmethod
     def from_env(cls, **overrides: object) -> SandboxConfig:
@@ -98,6 +99,10 @@ class SandboxConfig:
             cfg.scale = Scale.named(env["SANDBOX_SCALE"])
         if "SANDBOX_PLAN" in env:
             cfg.plan = env["SANDBOX_PLAN"]
+        if env.get("SANDBOX_BAD_INPUTS"):
+            from pipelines.sandbox.bad_inputs import load_corpus
+
+            cfg.bad_inputs = load_corpus(env["SANDBOX_BAD_INPUTS"])
         for f in fields(Faults):
             key = f"SANDBOX_{f.name.upper()}"
             if key in env:

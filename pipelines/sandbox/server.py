@@ -208,7 +208,9 @@ class SandboxServer:
             return zoom_error(401, 124, problem or "Invalid access token.", rl_headers)
 
         def run() -> Response:
-            resp = route.handler(req, self.state, match, tok)
+            resp = self.state.bad_inputs.apply(
+                route.endpoint, req, route.handler(req, self.state, match, tok)
+            )
             for k, v in rl_headers.items():
                 resp.headers.setdefault(k, v)
             return resp
@@ -229,7 +231,12 @@ class SandboxServer:
         if token != SANDBOX_MEETS_TOKEN:
             return meets_error(401, f"Missing or invalid API token in the {MEETS_TOKEN_HEADER} header")
         return self._with_faults(
-            req, "meets", lambda: meets_api.handle(req, self.state, function), json_kind="meets"
+            req,
+            "meets",
+            lambda: self.state.bad_inputs.apply(
+                f"meets/{function}", req, meets_api.handle(req, self.state, function)
+            ),
+            json_kind="meets",
         )
 
     def handle_storage(self, req: Request) -> Response:
@@ -309,15 +316,24 @@ class SandboxServer:
         if name == "truth":
             from pipelines.sandbox.truth import compute_truth
 
-            return json_response(
-                200,
-                compute_truth(
-                    st.account,
-                    st.now(),
-                    detail=req.arg("detail") != "0",
-                    attendance_final_after=self.config.attendance_final_after,
-                ),
+            truth = compute_truth(
+                st.account,
+                st.now(),
+                detail=req.arg("detail") != "0",
+                attendance_final_after=self.config.attendance_final_after,
             )
+            if st.bad_inputs.mutations:
+                truth["bad_inputs"] = st.bad_inputs.truth()
+            return json_response(200, truth)
+        if name == "bad_inputs":
+            if req.method == "POST":
+                try:
+                    if payload.get("clear"):
+                        st.bad_inputs.clear()
+                    st.bad_inputs.add(payload.get("mutations") or [])
+                except (TypeError, ValueError) as exc:
+                    return json_response(400, {"error": str(exc)})
+            return json_response(200, st.bad_inputs.truth())
         if name == "storage_requests":
             with st.lock:
                 return json_response(200, list(st.storage_requests))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pipelines.sandbox.account import Account
+from pipelines.sandbox.bad_inputs import BadInputs
 from pipelines.sandbox.config import PLANS, SandboxConfig
 
 CATEGORY_LABEL = {
@@ -90,6 +91,7 @@ class SandboxState:
         self.meets_gone: set[int] = set()  # recordings MEETS learned were deleted (on download)
         self.zoom_attendance_daily: dict[str, int] = defaultdict(int)
         self.storage_requests: list[dict] = []  # what the third-party storage host received
+        self.bad_inputs = BadInputs(config.bad_inputs)  # record mutations served on request
         self.storage_base_url: str | None = None  # set by the server once its storage port is bound
         self._fault_rng_seed = config.faults.fault_seed
         import random

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
 
+from pipelines import quarantine as q
 from pipelines.api_client import HEAVY, MEDIUM, ApiError, NotFound, RateBudgetExceeded
 from pipelines.zoom.client import (
     USER_STATUSES,
@@ -297,6 +298,102 @@ def qos_requests_for(participants: int | None) -> int:
     return max(1, -(-n // 300)) + max(1, -(-n // 10))
 
 
+# ----------------------------------------------------------------------------- record checks
+USER_STATUSES_KNOWN = ("active", "inactive", "pending")
+ENDPOINTS = {
+    "users": "/users",
+    "active_hosts": "/report/users",
+    "meeting_series": "/users/{userId}/meetings",
+    "meetings": "/metrics/meetings",
+    "participant_sessions": "/metrics/meetings/{meetingId}/participants",
+    "participant_qos": "/metrics/meetings/{meetingId}/participants/qos",
+    "recordings": "/users/{userId}/recordings",
+    "recording_files": "/users/{userId}/recordings",
+}
+"""Quarantine ``endpoint`` of each table: the Zoom API path the record came from."""
+
+
+def check_user(row: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(q.check_row(row, USERS_COLUMNS), q.check_enum(row, "status", USER_STATUSES_KNOWN))
+
+
+def check_meeting(row: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(
+        q.check_row(row, MEETINGS_COLUMNS),
+        q.check_row({"end_time": row.get("end_time")}, {"end_time": _ts(False)}),
+        q.check_non_negative(row, "duration"),
+        q.check_non_negative(row, "participants"),
+        q.check_order(row, "start_time", "end_time"),
+    )
+
+
+def check_series(row: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(q.check_row(row, SERIES_COLUMNS), q.check_non_negative(row, "duration"))
+
+
+def check_session(row: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(q.check_row(row, SESSIONS_COLUMNS), q.check_order(row, "join_time", "leave_time"))
+
+
+def check_recording(item: Mapping[str, Any], row: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(
+        q.check_list(item, "recording_files"),
+        q.check_row(row, RECORDINGS_COLUMNS),
+        q.check_non_negative(row, "duration"),
+        q.check_non_negative(row, "total_size"),
+    )
+
+
+def check_recording_file(row: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(
+        q.check_row(row, RECORDING_FILES_COLUMNS),
+        q.check_non_negative(row, "file_size"),
+        q.check_order(row, "recording_start", "recording_end"),
+    )
+
+
+def check_qos_participant(participant: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(
+        q.check_row({"user_id": participant.get("user_id")}, {"user_id": _text(False)}),
+        q.check_list(participant, "user_qos"),
+    )
+
+
+def check_qos_sample(sample: Mapping[str, Any]) -> q.Problem | None:
+    return q.first(
+        q.text_problem(sample), q.check_row({"date_time": sample.get("date_time")}, {"date_time": _ts(False)})
+    )
+
+
+def split_valid(
+    rows: list[dict[str, Any]],
+    check: Callable[[Mapping[str, Any]], q.Problem | None],
+    quarantine: q.Quarantine,
+    table: str,
+    key: str | tuple[str, ...],
+    seen: set | None = None,
+) -> list[dict[str, Any]]:
+    """The rows that pass ``check``; the others (and repeats of a key in ``seen``) are quarantined."""
+    keys = (key,) if isinstance(key, str) else key
+    good = []
+    for row in rows:
+        rid_parts = [row.get(k) for k in keys]
+        rid = None if any(p in (None, "") for p in rid_parts) else "/".join(str(p) for p in rid_parts)
+        problem = check(row)
+        if problem is None and seen is not None and rid is not None:
+            if rid in seen:
+                problem = q.Problem(
+                    keys[-1], f"duplicate key ({', '.join(keys)}) in one listing; first copy kept"
+                )
+            else:
+                seen.add(rid)
+        if problem is None:
+            good.append(row)
+        else:
+            quarantine.add(ENDPOINTS[table], table, rid, problem, row)
+    return good
+
+
 # ----------------------------------------------------------------------------- run context
 class _Missing:
     def __repr__(self) -> str:
@@ -331,6 +428,7 @@ class HarvestContext:
     counts: Counter[str] = field(default_factory=Counter)
     phase: str = ""
     windows_left_from: dt.date | None = None
+    quarantine: q.Quarantine = field(default_factory=lambda: q.Quarantine("zoom"))
 
     @property
     def stopped(self) -> bool:
@@ -421,6 +519,86 @@ def _flush_details(sessions: list[dict], qos: QosColumns, fetch_log: list[dict])
         yield dlt.mark.with_table_name(fetch_log, "meeting_fetch_log")
 
 
+def _drain(ctx: HarvestContext) -> Iterator[Any]:
+    item = ctx.quarantine.drain()
+    if item is not None:
+        ctx.counts["quarantined"] = ctx.quarantine.total
+        yield item
+
+
+def valid_qos(uuid: str, listing: list[dict], quarantine: q.Quarantine) -> list[dict]:
+    """QoS participants with their valid minutes; the rest quarantined (a participant without a
+    minutes list as a whole, a minute without a zoned ``date_time`` or with bad text on its own)."""
+    out = []
+    for participant in listing:
+        user_id = participant.get("user_id")
+        problem = check_qos_participant(participant)
+        if problem is not None:
+            quarantine.add(
+                ENDPOINTS["participant_qos"],
+                "participant_qos",
+                None if user_id in (None, "") else f"{uuid}/{user_id}",
+                problem,
+                participant,
+            )
+            continue
+        samples = []
+        for sample in participant.get("user_qos") or ():
+            problem = (
+                check_qos_sample(sample)
+                if isinstance(sample, Mapping)
+                else q.Problem("user_qos", "minute is not an object")
+            )
+            if problem is None:
+                samples.append(sample)
+            else:
+                when = sample.get("date_time") if isinstance(sample, Mapping) else None
+                quarantine.add(
+                    ENDPOINTS["participant_qos"],
+                    "participant_qos",
+                    f"{uuid}/{user_id}/{when}",
+                    problem,
+                    sample,
+                )
+        out.append({**participant, "user_qos": samples})
+    return out
+
+
+def _add_recording(
+    item: Mapping[str, Any],
+    trashed: bool,
+    recs: list[dict],
+    files: list[dict],
+    seen: set[str],
+    quarantine: q.Quarantine,
+) -> None:
+    if not item.get("uuid") or not isinstance(item.get("uuid"), str):
+        problem = q.Problem("uuid", "is required but missing" if "uuid" not in item else "is not a text id")
+        quarantine.add(ENDPOINTS["recordings"], "recordings", None, problem, _clean(item))
+        return
+    row, rfiles = shape_recording(item, trashed=trashed)
+    problem = check_recording(item, row)
+    if problem is None and row.get("uuid") in seen:
+        problem = q.Problem("uuid", "duplicate key (uuid) in one listing; first copy kept")
+    if problem is not None:
+        quarantine.add(
+            ENDPOINTS["recordings"],
+            "recordings",
+            row.get("uuid"),
+            problem,
+            {
+                **row,
+                "recording_files": rfiles
+                if isinstance(item.get("recording_files"), list)
+                else item.get("recording_files"),
+            },
+        )
+        return
+    seen.add(str(row["uuid"]))
+    recs.append(row)
+    files.extend(split_valid(rfiles, check_recording_file, quarantine, "recording_files", "file_key", set()))
+
+
 # ----------------------------------------------------------------------------- the source
 @dlt.source(name="zoom")
 def zoom_source(ctx: Any) -> Any:
@@ -430,23 +608,25 @@ def zoom_source(ctx: Any) -> Any:
     initial_end = day_start_iso(ctx.start_date)
     lag_seconds = float(ctx.lookback_days * 86400)
 
-    @dlt.resource(name="users", primary_key="id", write_disposition="merge", columns=USERS_COLUMNS)
+    # Table hints live in variants (``_own_table``), not on the resources: a resource's own hints
+    # would leak into its ``quarantine`` variant (dlt clones them into every new variant).
+    @dlt.resource(name="users", write_disposition="merge")
     def users() -> Iterator[list[dict]]:
         """Every user of the account, all statuses (``GET /users?status=``)."""
+        seen: set[str] = set()
         for status in USER_STATUSES:
             ctx.progress(f"users ({status})")
             items = ctx.call("users", ctx.zoom.users, status)
             if items is None:
                 return
-            ctx.counts["users"] += len(items)
-            yield [_clean(u, ("created_at", "user_created_at", "last_login_time")) for u in items]
+            rows = [_clean(u, ("created_at", "user_created_at", "last_login_time")) for u in items]
+            good = split_valid(rows, check_user, ctx.quarantine, "users", "id", seen)
+            ctx.counts["users"] += len(good)
+            if good:
+                yield dlt.mark.with_table_name(good, "users")
+            yield from _drain(ctx)
 
-    @dlt.resource(
-        name="active_hosts",
-        primary_key=("id", "report_from"),
-        write_disposition="merge",
-        columns=ACTIVE_HOSTS_COLUMNS,
-    )
+    @dlt.resource(name="active_hosts", write_disposition="merge")
     def active_hosts() -> Iterator[list[dict]]:
         """Active-hosts report per calendar month (``GET /report/users?type=active``)."""
         state = dlt.current.resource_state()
@@ -468,20 +648,25 @@ def zoom_source(ctx: Any) -> Any:
                 rows.append(row)
             if index == len(windows) - 1 or b >= ctx.today:
                 state["resume_from"] = a.isoformat()
+            rows = split_valid(
+                rows,
+                lambda r: q.check_row(r, ACTIVE_HOSTS_COLUMNS),
+                ctx.quarantine,
+                "active_hosts",
+                ("id", "report_from"),
+                set(),
+            )
             if rows:
-                yield rows
+                yield dlt.mark.with_table_name(rows, "active_hosts")
+            yield from _drain(ctx)
 
-    @dlt.transformer(
-        name="meeting_series",
-        data_from=users,
-        primary_key="id",
-        write_disposition="merge",
-        columns=SERIES_COLUMNS,
-    )
+    @dlt.transformer(name="meeting_series", data_from=users, write_disposition="merge")
     def meeting_series(user_page: list[dict]) -> Iterator[list[dict]]:
         """Scheduled series per user (``GET /users/{id}/meetings``); recurrence from ``GET /meetings/{id}``
         for new or changed recurring series only."""
         seen: dict[str, str] = dlt.current.resource_state().setdefault("fingerprints", {})
+        if q.is_quarantine_page(user_page):
+            return
         for user in user_page:
             if user.get("status") == "pending":
                 continue
@@ -491,9 +676,16 @@ def zoom_source(ctx: Any) -> Any:
                 return
             rows = []
             failed = False
+            listed: set[str] = set()
             for item in items:
                 key, fingerprint = str(item.get("id")), series_fingerprint(item)
-                if seen.get(key) == fingerprint:
+                if seen.get(key) == fingerprint and key not in listed:
+                    listed.add(key)
+                    continue
+                valid = split_valid(
+                    [shape_series(item, None)], check_series, ctx.quarantine, "meeting_series", "id", listed
+                )
+                if not valid:
                     continue
                 detail: dict | None = None
                 if item.get("type") == 8:
@@ -504,13 +696,17 @@ def zoom_source(ctx: Any) -> Any:
                 rows.append(shape_series(item, detail))
                 seen[key] = fingerprint
             if rows:
-                yield rows
+                yield dlt.mark.with_table_name(rows, "meeting_series")
+            yield from _drain(ctx)
             if failed:
                 return
 
-    end_time_cursor = dlt.sources.incremental("end_time", initial_value=initial_end, lag=lag_seconds or None)
+    # on_cursor_value_missing="include": quarantine rows (the only ones without end_time) pass the filter
+    end_time_cursor = dlt.sources.incremental(
+        "end_time", initial_value=initial_end, lag=lag_seconds or None, on_cursor_value_missing="include"
+    )
 
-    @dlt.resource(name="meetings", primary_key="uuid", write_disposition="merge", columns=MEETINGS_COLUMNS)
+    @dlt.resource(name="meetings", write_disposition="merge")
     def meetings(end_time: dlt.sources.incremental[str] = end_time_cursor) -> Iterator[list[dict]]:
         """Past meeting instances from the dashboard, one calendar month per request."""
         book = _details_book()
@@ -550,11 +746,13 @@ def zoom_source(ctx: Any) -> Any:
                 if items is None:
                     ctx.windows_left_from = a
                     return
-                rows.extend(shape_meeting(m, kind) for m in items if m.get("end_time"))
+                shaped = [shape_meeting(m, kind) for m in items if m.get("end_time")]
+                rows.extend(split_valid(shaped, check_meeting, ctx.quarantine, "meetings", "uuid", set()))
             listed.update(str(r["uuid"]) for r in rows)
             ctx.counts["meetings_listed"] += len(rows)
             if rows:
-                yield rows
+                yield dlt.mark.with_table_name(rows, "meetings")
+            yield from _drain(ctx)
         # Every window was listed: a pending meeting that was not listed again is gone from Zoom.
         for uuid in [u for u in book["pending"] if u not in listed]:
             log.warning("Meeting %s is no longer listed by Zoom's dashboard; giving up on its details", uuid)
@@ -563,6 +761,8 @@ def zoom_source(ctx: Any) -> Any:
     @dlt.transformer(name="meeting_details", data_from=meetings, write_disposition="merge")
     def meeting_details(page: list[dict]) -> Iterator[Any]:
         """Participants and QoS, once per finished meeting (``/metrics/meetings/{uuid}/participants[/qos]``)."""
+        if q.is_quarantine_page(page):
+            return
         book = _details_book()
         done, pending = book["done"], book["pending"]
         sessions: list[dict] = []
@@ -592,9 +792,16 @@ def zoom_source(ctx: Any) -> Any:
                 parts, listing, status = [], [], "not_found"
             if parts is None or listing is None:
                 continue
-            meeting_sessions = [shape_session(uuid, p) for p in parts]
+            meeting_sessions = split_valid(
+                [shape_session(uuid, p) for p in parts],
+                check_session,
+                ctx.quarantine,
+                "participant_sessions",
+                ("meeting_uuid", "user_id"),
+                set(),
+            )
             sessions.extend(meeting_sessions)
-            rows = qos.add_participants(uuid, listing)
+            rows = qos.add_participants(uuid, valid_qos(uuid, listing, ctx.quarantine))
             fetch_log.append(
                 {
                     "meeting_uuid": uuid,
@@ -611,10 +818,25 @@ def zoom_source(ctx: Any) -> Any:
             ctx.counts["qos_rows"] += rows
             if len(qos) >= QOS_FLUSH_ROWS or len(sessions) >= SESSIONS_FLUSH_ROWS:
                 yield from _flush_details(sessions, qos, fetch_log)
+                yield from _drain(ctx)
                 sessions, qos, fetch_log = [], QosColumns(), []
         yield from _flush_details(sessions, qos, fetch_log)
+        yield from _drain(ctx)
         ctx.progress()
 
+    for resource, table, key, columns in (
+        (users, "users", "id", USERS_COLUMNS),
+        (active_hosts, "active_hosts", ("id", "report_from"), ACTIVE_HOSTS_COLUMNS),
+        (meeting_series, "meeting_series", "id", SERIES_COLUMNS),
+        (meetings, "meetings", "uuid", MEETINGS_COLUMNS),
+    ):
+        resource.apply_hints(
+            table_name=table,
+            primary_key=key,
+            write_disposition="merge",
+            columns=columns,
+            create_table_variant=True,
+        )
     meeting_details.apply_hints(
         table_name="participant_sessions",
         primary_key=("meeting_uuid", "user_id"),
@@ -640,6 +862,8 @@ def zoom_source(ctx: Any) -> Any:
     def recordings(user_page: list[dict]) -> Iterator[Any]:
         """Cloud recordings per user: dated windows (a month at most) plus the trash (no dates)."""
         resume: dict[str, str] = dlt.current.resource_state().setdefault("resume_from", {})
+        if q.is_quarantine_page(user_page):
+            return
         for user in user_page:
             if user.get("status") == "pending" or ctx.is_blocked(MEDIUM):
                 continue
@@ -649,6 +873,7 @@ def zoom_source(ctx: Any) -> Any:
             recs: list[dict] = []
             files: list[dict] = []
             complete = True
+            seen: set[str] = set()
             ctx.progress("recordings")
             for a, b in month_windows(first, ctx.today):
                 items = ctx.call("recordings", ctx.zoom.user_recordings, user_id, a, b, missing=[])
@@ -656,18 +881,14 @@ def zoom_source(ctx: Any) -> Any:
                     complete = False
                     break
                 for item in items:
-                    row, rfiles = shape_recording(item, trashed=False)
-                    recs.append(row)
-                    files.extend(rfiles)
+                    _add_recording(item, False, recs, files, seen, ctx.quarantine)
             if complete:
                 trash = ctx.call("recordings trash", ctx.zoom.user_trash, user_id, missing=[])
                 if trash is None:
                     complete = False
                 else:
                     for item in trash:
-                        row, rfiles = shape_recording(item, trashed=True)
-                        recs.append(row)
-                        files.extend(rfiles)
+                        _add_recording(item, True, recs, files, seen, ctx.quarantine)
             if not complete:
                 continue
             ctx.counts["recordings"] += len(recs)
@@ -675,6 +896,7 @@ def zoom_source(ctx: Any) -> Any:
                 yield dlt.mark.with_table_name(recs, "recordings")
             if files:
                 yield dlt.mark.with_table_name(files, "recording_files")
+            yield from _drain(ctx)
             resume[user_id] = ctx.today.isoformat()
 
     # Both tables are variants: hints on the resource itself would leak into every variant.

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import tempfile
 import threading
 import time
@@ -375,30 +376,74 @@ class ZoomRefreshTokenAuth(_CachedBearer):
                 and left > refresh_margin(left, self.margin) + 1
             ):
                 return str(stored), left
-            body = self.endpoint.token(grant_type="refresh_token", refresh_token=str(refresh_token))
-            expires_in = float(body.get("expires_in") or 3599)
-            updated = {
-                **data,
-                "refresh_token": body.get("refresh_token") or refresh_token,
-                "access_token": body["access_token"],
-                "expires_at": self._wall() + expires_in,
-                "scope": body.get("scope", data.get("scope", "")),
-                "updated_at": _now_iso(),
-            }
-            try:
-                # Persist the rotated refresh token BEFORE the new access token is used.
-                self.token_file.write(updated)
-            except OSError as exc:
-                raise AuthError(
-                    f"Zoom rotated the refresh token but it could not be saved to {self.token_file.path} "
-                    f"({exc.strerror or exc}). The old token is no longer valid: fix the file system problem, "
-                    f"then {_REAUTHORIZE[0].lower()}{_REAUTHORIZE[1:]}"
-                ) from exc
+            # From the moment Zoom answers, the old refresh token is dead and the new one exists only
+            # in this process: Ctrl-C / SIGTERM wait until it is on disk (kill -9 cannot be deferred).
+            with deferred_termination():
+                body = self.endpoint.token(grant_type="refresh_token", refresh_token=str(refresh_token))
+                crash_point("zoom-refresh-answered")
+                expires_in = float(body.get("expires_in") or 3599)
+                updated = {
+                    **data,
+                    "refresh_token": body.get("refresh_token") or refresh_token,
+                    "access_token": body["access_token"],
+                    "expires_at": self._wall() + expires_in,
+                    "scope": body.get("scope", data.get("scope", "")),
+                    "updated_at": _now_iso(),
+                }
+                try:
+                    # Persist the rotated refresh token BEFORE the new access token is used.
+                    self.token_file.write(updated)
+                except OSError as exc:
+                    raise AuthError(
+                        f"Zoom rotated the refresh token but it could not be saved to {self.token_file.path} "
+                        f"({exc.strerror or exc}). The old token is no longer valid: fix the file system "
+                        f"problem, then {_REAUTHORIZE[0].lower()}{_REAUTHORIZE[1:]}"
+                    ) from exc
+                crash_point("zoom-refresh-persisted")
             self.rotations += 1
             return str(body["access_token"]), expires_in
 
     def __repr__(self) -> str:
         return f"ZoomRefreshTokenAuth(token_file={str(self.token_file.path)!r}, token=***)"
+
+
+@contextlib.contextmanager
+def deferred_termination() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends, then deliver them (main thread only; elsewhere a no-op).
+
+    Guards the few milliseconds between Zoom rotating the refresh token and the new one being on
+    disk: an interrupt there would otherwise lose the only valid refresh token.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(received):
+            log.warning(
+                "Signal %s arrived while the rotated refresh token was being saved; acting on it now", signum
+            )
+            signal.raise_signal(signum)
+
+
+CRASH_POINT_ENV = "MW_TEST_CRASH_AT"
+"""Test hook (tests/reliability): ``MW_TEST_CRASH_AT=<point>`` makes the process signal itself at that
+point (``MW_TEST_CRASH_SIGNAL``: KILL, the default, or TERM/INT). Points: ``zoom-refresh-answered``
+(Zoom rotated the refresh token; not yet saved) and ``zoom-refresh-persisted`` (saved; not yet used).
+Unset in production: one env lookup per token refresh."""
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_POINT_ENV) == name:
+        signame = os.environ.get("MW_TEST_CRASH_SIGNAL", "KILL").upper()
+        os.kill(os.getpid(), getattr(signal, f"SIG{signame}"))
 
 
 def _now_iso() -> str:

@@ -135,6 +135,7 @@ def build_client(
         budget=budget,
         retry=RetryPolicy(),
         redactor=DEFAULT_REDACTOR,
+        timeout=(10, settings.timeout_seconds),
     )
     return ZoomClient(
         api, page_size=settings.page_size, qos_page_size=settings.qos_page_size, on_page=on_page
@@ -397,6 +398,7 @@ def _summary(
         "meetings_listed": ctx.counts["meetings_listed"],
         "meetings_detailed": ctx.counts["meetings_detailed"],
         "meetings_pending": len(pending),
+        "quarantined": ctx.quarantine.total,
         "heavy_requests_pending": sum(qos_requests_for(p.get("participants")) for p in pending.values()),
         "stopped": None if ctx.error is None else f"{type(ctx.error).__name__} during {ctx.error_where}",
         "seconds": round(time.monotonic() - started, 2),
@@ -419,6 +421,11 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         left = "" if b["remaining"] is None else f", {b['remaining']:,} left"
         lines.append(
             f"  budget {b['group']}: {b['used_today']:,} used today of {limit}{left} (resets {b['resets_at']})"
+        )
+    if summary.get("quarantined"):
+        lines.append(
+            f"  quarantined: {summary['quarantined']} record(s) that could not be loaded as sent "
+            "(see zoom_raw.quarantine and the warnings above)"
         )
     if summary["meetings_pending"]:
         lines.append(

@@ -61,6 +61,7 @@ class ZoomSourceConfiguration(BaseConfiguration):
     meeting_types: list[str] | None = None
     proactive_token_refresh: bool = True
     ledger_path: str | None = None
+    timeout_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class ZoomSettings:
     meeting_types: tuple[str, ...] = ("past",)
     proactive_token_refresh: bool = True
     ledger_path: Path = field(default_factory=ledger_path)
+    timeout_seconds: float = 60.0
+    """Read timeout of one API request (a request past it is retried like a transient failure)."""
 
     def effective_start_date(self, today: dt.date | None = None) -> dt.date:
         """``start_date`` clamped to what Zoom serves (six months); the default is that limit."""
@@ -216,4 +219,5 @@ def load_settings(**overrides: Any) -> ZoomSettings:
         meeting_types=meeting_types,
         proactive_token_refresh=bool(values["proactive_token_refresh"]),
         ledger_path=ledger,
+        timeout_seconds=float(values.get("timeout_seconds") or 60.0),
     )
