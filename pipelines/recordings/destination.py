@@ -342,7 +342,12 @@ class _S3Upload:
         """Upload the current buffer as the next part (asynchronously)."""
         assert self._current is not None
         if self.upload_id is None:
-            resp = self.dest.call("create_multipart_upload", Bucket=self.bucket, Key=self.key)
+            # CRC32 per part, combined by the store on completion (what boto3 does too). Without an
+            # algorithm some stores (moto) compute a full-object CRC64 over the whole file at
+            # completion, which takes longer than the upload itself.
+            resp = self.dest.call(
+                "create_multipart_upload", Bucket=self.bucket, Key=self.key, ChecksumAlgorithm="CRC32"
+            )
             self.upload_id = resp["UploadId"]
             self.on_temporary(self.final_url, self.upload_id)
         if self._next_part > MAX_PARTS:
@@ -453,12 +458,6 @@ class S3Destination:
             read_timeout=120,
         )
         session = botocore.session.get_session()
-        endpoint = options.endpoint_url or ""
-        if endpoint.startswith("http://"):
-            # Plain http: botocore signs every part's SHA-256 (SigV4), which already protects the
-            # body end to end; an extra CRC32 pass per part would only cost CPU. (Over https the
-            # payload is not signed and the default CRC32 trailer is what protects it.)
-            config = config.merge(botocore.config.Config(request_checksum_calculation="when_required"))
         kwargs: dict[str, Any] = {"config": config}
         if options.endpoint_url:
             kwargs["endpoint_url"] = options.endpoint_url

@@ -288,6 +288,11 @@ class ZoomDownloads:
             bool(body.get("recording_play_passcode") or body.get("password")),
         )
 
+    @property
+    def clients(self) -> list[ApiClient]:
+        """The per-origin download clients created so far (for request counts)."""
+        return list(self._clients.values())
+
     def client_for(self, url: str) -> ApiClient:
         if not host_matches(url, self.download_hosts):
             raise HostNotAllowed(

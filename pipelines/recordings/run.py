@@ -123,14 +123,14 @@ class Clients:
         if self.zoom_api is not None:
             apis.append(self.zoom_api)
         if self.zoom_downloads is not None:
-            apis.extend(self.zoom_downloads._clients.values())
-        if self.meets is not None:
-            apis.extend([self.meets.api, self.meets._attendance_api])
+            apis.extend(self.zoom_downloads.clients)
         if self.meets_downloads is not None:
             apis.append(self.meets_downloads.api)
         for api in apis:
             for category, counts in api.stats.items():
                 totals[category] += counts.get("sent", 0)
+        if self.meets is not None:
+            totals[self.meets.category] += self.meets.http_stats.get("sent", 0)
         return dict(sorted(totals.items()))
 
     def close(self) -> None:
