@@ -1,6 +1,6 @@
 """The recordings pipeline under ``kill -9`` at random moments, and credentials on foreign hosts.
 
-* 10 trials (seeded): ``run_recordings`` in a child process (a tiny account with one 150 MB file so a
+* 10 trials (seeded): ``run_recordings`` in a child process (a tiny account with one 300 MB file so a
   copy takes a moment), SIGKILL at a random moment, then a normal run in this process. Afterwards
   the destination holds exactly the files the sandbox serves (size and SHA-256, each once), no
   ``.partial`` object is left, the inventory has one ``copied`` row per file and no duplicate key.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -55,7 +56,8 @@ def assert_exact_copy(sb: Any, warehouse: Path, dest: Path) -> None:
 def test_kill_9_of_the_recordings_pipeline_at_random_moments(
     sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scale = dataclasses.replace(Scale.named("tiny"), big_file_bytes=150_000_000)
+    # one 300 MB file: the copy must outlast the random kill moments on a fast machine too
+    scale = dataclasses.replace(Scale.named("tiny"), big_file_bytes=300_000_000)
     sb = sandbox_factory(scale=scale)
     rng = random.Random(SEED)
     outcomes = []
@@ -75,7 +77,7 @@ def test_kill_9_of_the_recordings_pipeline_at_random_moments(
         proc = rs.pipeline_subprocess(kwargs, env)
         started = time.monotonic()
         if trial % 2 == 0:  # any moment: start-up, planning, inventory writes, copies
-            time.sleep(rng.uniform(0.5, 2.5))
+            time.sleep(rng.uniform(0.4, 2.0))
         else:  # once copying has begun: mid-file, at the rename, at meta.json
             while proc.poll() is None and not (dest.exists() and list(dest.rglob("*.partial"))):
                 time.sleep(0.01)
@@ -93,6 +95,7 @@ def test_kill_9_of_the_recordings_pipeline_at_random_moments(
         except AssertionError as exc:
             raise AssertionError(f"{what}: {exc}") from exc
         outcomes.append(killed)
+        shutil.rmtree(base / "recordings", ignore_errors=True)  # keep the disk footprint to one trial
     assert sum(outcomes) >= TRIALS // 2, outcomes  # most trials were really killed mid-run
 
 
