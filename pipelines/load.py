@@ -52,6 +52,14 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {"zoom": _run_zoom, "meet
 
 def run_load(sources: Sequence[str] = SOURCES, refresh: bool = False) -> int:
     """Load the given sources; return a process exit code (0 when every source loaded)."""
+    from pipelines.paths import warehouse_path
+    from pipelines.warehouse import NotAWarehouse, repair_interrupted_creation
+
+    try:
+        repair_interrupted_creation(warehouse_path())  # a first load killed while DuckDB created the file
+    except NotAWarehouse as exc:
+        print(f"load not started: {exc}")
+        return 1
     failures: list[tuple[str, BaseException]] = []
     for name in sources:
         try:
