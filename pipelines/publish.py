@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -30,12 +31,90 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Big incremental tables refreshed in place: rows the latest runs wrote (_dbt_loaded_at newer than
+# the snapshot's newest) replace the rows with the same key, as dbt's delete+insert did in the
+# warehouse. table -> (key columns, a key column bounding the delete, like macros/delete_insert.sql).
+DELTA_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "analytics.fct_qos_minutes": (("meeting_uuid", "participant_id", "minute_at", "stream"), "minute_at"),
+}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
+        [catalog, schema, table],
+    ).fetchall()
+
+
+def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> int | None:
+    """Bring the previous snapshot's copy of a DELTA_TABLES table up to date with the warehouse.
+
+    The rows to take are those whose ``_dbt_loaded_at`` (the dbt run that wrote them) the copy does
+    not hold; they replace the copy's rows with the same key. Returns the row count, or None when
+    the copy cannot be refreshed in place (different columns, nothing to start from, a full refresh
+    rewrote most rows, or the counts disagree afterwards); the caller then copies the table whole.
+    """
+    keys, bound = DELTA_TABLES[f"{schema}.{table}"]
+    here, there = f"{_quote(schema)}.{_quote(table)}", f"wh.{_quote(schema)}.{_quote(table)}"
+    if _columns(con, catalog, schema, table) != _columns(con, "wh", schema, table):
+        return None
+    con.execute(f"create or replace temporary table held_runs as select distinct _dbt_loaded_at from {here}")
+    fresh_rows = f"select * from {there} where _dbt_loaded_at not in (select _dbt_loaded_at from held_runs)"
+    total = con.execute(f"select count(*) from {there}").fetchone()[0]
+    con.execute(f"create or replace temporary table fresh_rows as {fresh_rows}")
+    fresh, low, high = con.execute(f"select count(*), min({bound}), max({bound}) from fresh_rows").fetchone()
+    try:
+        if fresh > total // 2:  # a full refresh: copying is cheaper than replacing
+            return None
+        if fresh:
+            match = " and ".join(f"fresh_rows.{_quote(k)} = {here}.{_quote(k)}" for k in keys)
+            con.execute(
+                f"delete from {here} using fresh_rows where {match} and {here}.{_quote(bound)} between $1 and $2",
+                [low, high],
+            )
+            con.execute(f"insert into {here} select * from fresh_rows")
+        held = con.execute(f"select count(*) from {here}").fetchone()[0]
+        return held if held == total else None
+    finally:
+        con.execute("drop table fresh_rows")
+        con.execute("drop table held_runs")
+
+
+def _open_from_previous(target: Path, tmp: Path) -> duckdb.DuckDBPyConnection | None:
+    """``tmp`` as a file copy of the previous snapshot, opened; None when there is no usable one."""
+    if not target.exists():
+        return None
+    shutil.copyfile(target, tmp)
+    try:
+        con = duckdb.connect(str(tmp))
+        known = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = 'snapshot_info'"
+        ).fetchone()[0]
+    except duckdb.Error as exc:  # unreadable (e.g. another DuckDB version): start from nothing
+        log.warning("previous snapshot %s not reused: %s", target, exc)
+        tmp.unlink(missing_ok=True)
+        return None
+    if not known:  # not a snapshot this code wrote
+        con.close()
+        tmp.unlink(missing_ok=True)
+        return None
+    return con
+
+
 def publish_snapshot(
-    source: Path | None = None, target: Path | None = None, schemas: tuple[str, ...] = DEFAULT_SCHEMAS
+    source: Path | None = None,
+    target: Path | None = None,
+    schemas: tuple[str, ...] = DEFAULT_SCHEMAS,
+    refreshed_in_place: list[str] | None = None,
 ) -> dict[str, int]:
     """Copy ``schemas`` (tables and views, as tables) from the warehouse into ``target`` atomically.
 
-    Returns rows per published table. Raises ``FileNotFoundError`` when the warehouse does not exist.
+    The new snapshot starts as a file copy of the previous one: the big incremental tables
+    (``DELTA_TABLES``) only take the rows written since, every other table is copied whole. So a
+    daily republish costs about the day's rows plus the small marts, not the whole history.
+    Returns rows per published table (``refreshed_in_place``, when given, receives the tables that
+    took only new rows). Raises ``FileNotFoundError`` when the warehouse does not exist.
     """
     source = source or paths.warehouse_path()
     target = target or paths.serving_path()
@@ -47,23 +126,44 @@ def publish_snapshot(
         leftover.unlink(missing_ok=True)
     started = time.monotonic()
     counts: dict[str, int] = {}
-    con = duckdb.connect(str(tmp))
+    in_place: list[str] = [] if refreshed_in_place is None else refreshed_in_place
+    con = _open_from_previous(target, tmp)
+    reuse = con is not None
+    if con is None:
+        con = duckdb.connect(str(tmp))
     try:
         literal = "'" + source.as_posix().replace("'", "''") + "'"
         con.execute(f"attach {literal} as wh (read_only)")
+        catalog = con.execute("select current_database()").fetchone()[0]
+        con.execute(f"use {_quote(catalog)}")
         objects = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = 'wh' and table_schema in (select unnest(?)) order by 1, 2",
             [list(schemas)],
         ).fetchall()
+        held = set(
+            con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = ? and table_schema in (select unnest(?))",
+                [catalog, list(schemas)],
+            ).fetchall()
+        )
+        for schema, table in sorted(held - set(objects)):  # gone from the warehouse: gone here
+            con.execute(f"drop table if exists {_quote(schema)}.{_quote(table)}")
         for schema, table in objects:
             con.execute(f"create schema if not exists {_quote(schema)}")
-            con.execute(
-                f"create table {_quote(schema)}.{_quote(table)} as select * from wh.{_quote(schema)}.{_quote(table)}"
-            )
-            counts[f"{schema}.{table}"] = con.execute(
-                f"select count(*) from {_quote(schema)}.{_quote(table)}"
-            ).fetchone()[0]
+            rows = None
+            if reuse and (schema, table) in held and f"{schema}.{table}" in DELTA_TABLES:
+                rows = _refresh_in_place(con, catalog, schema, table)
+            if rows is None:
+                con.execute(
+                    f"create or replace table {_quote(schema)}.{_quote(table)} as "
+                    f"select * from wh.{_quote(schema)}.{_quote(table)}"
+                )
+                rows = con.execute(f"select count(*) from {_quote(schema)}.{_quote(table)}").fetchone()[0]
+            else:
+                in_place.append(f"{schema}.{table}")
+            counts[f"{schema}.{table}"] = rows
         con.execute("detach wh")
         con.execute(
             "create or replace table main.snapshot_info as select current_timestamp as published_at, ? as tables",
@@ -73,5 +173,11 @@ def publish_snapshot(
     finally:
         con.close()
     os.replace(tmp, target)  # atomic: readers see the old snapshot or the new one, never a mix
-    log.info("published %d tables to %s in %.1fs", len(counts), target, time.monotonic() - started)
+    log.info(
+        "published %d tables to %s in %.1fs (refreshed in place: %s)",
+        len(counts),
+        target,
+        time.monotonic() - started,
+        ", ".join(in_place) or "none",
+    )
     return counts

@@ -45,8 +45,8 @@
 
 {% macro qos_stream_aggregates(minutes, group_columns, carry_columns=[]) -%}
     {#- Wide per-group aggregates of fct_qos_minutes rows (`minutes` is a CTE/relation name):
-        sampled minutes, and per metric min, max, sum, measured minutes (value present) and
-        violating minutes (threshold flag true). carry_columns are functionally dependent on the
+        sampled minutes, first and last minute, and per metric min, max, sum, measured minutes
+        (value present) and violating minutes (threshold flag true). carry_columns are functionally dependent on the
         group (e.g. stream_kind for stream) and are carried with any_value instead of grouped by,
         which keeps the hash table small. -#}
     select
@@ -61,29 +61,34 @@
         max({{ spec.column }}) as {{ metric }}_max,
         sum({{ spec.column }}) as {{ metric }}_sum,
         count({{ spec.column }}) as {{ metric }}_measured,
-        count_if(is_{{ metric }}_violation) as {{ metric }}_violating,
+        cast(count_if(is_{{ metric }}_violation) as bigint) as {{ metric }}_violating,
         {%- endfor %}
         count(*) as sampled_minutes,
+        min(minute_at) as first_minute_at,
+        max(minute_at) as last_minute_at,
         max(_dbt_loaded_at) as qos_loaded_at
     from {{ minutes }}
     group by {{ group_columns | join(', ') }}
 {%- endmacro %}
 
-{% macro qos_reaggregate(aggregates, group_columns) -%}
+{% macro qos_reaggregate(aggregates, group_columns, carry_columns=[]) -%}
     {#- Rolls qos_stream_aggregates rows (CTE `aggregates`) up to coarser groups: min of minima,
-        max of maxima, sums of sums and counts. -#}
+        max of maxima, sums of sums and counts. carry_columns as in qos_stream_aggregates. -#}
     select
         {%- for column in group_columns %}
         {{ column }},
+        {%- endfor %}
+        {%- for column in carry_columns %}
+        any_value({{ column }}) as {{ column }},
         {%- endfor %}
         {%- for metric in qos_metrics() %}
         min({{ metric }}_min) as {{ metric }}_min,
         max({{ metric }}_max) as {{ metric }}_max,
         sum({{ metric }}_sum) as {{ metric }}_sum,
-        sum({{ metric }}_measured) as {{ metric }}_measured,
-        sum({{ metric }}_violating) as {{ metric }}_violating,
+        cast(sum({{ metric }}_measured) as bigint) as {{ metric }}_measured,
+        cast(sum({{ metric }}_violating) as bigint) as {{ metric }}_violating,
         {%- endfor %}
-        sum(sampled_minutes) as sampled_minutes,
+        cast(sum(sampled_minutes) as bigint) as sampled_minutes,
         max(qos_loaded_at) as qos_loaded_at
     from {{ aggregates }}
     group by {{ group_columns | join(', ') }}

@@ -112,12 +112,16 @@ class Scale:
 
     @classmethod
     def named(cls, name: str) -> Scale:
-        """Preset scales: ``small`` (tests), ``default`` (make load), ``large`` (benchmarks)."""
+        """Preset scales: ``small`` (tests), ``default`` (make load), ``large`` and ``semester`` (benchmarks)."""
         presets = {
             "tiny": cls(hosts=3, days=3, meetings_per_day=4, participants=4, minutes=20, students=20),
             "small": cls(),
             "default": cls(hosts=10, days=14, meetings_per_day=12, participants=8, minutes=45, students=120),
             "large": cls(hosts=60, days=30, meetings_per_day=180, participants=12, minutes=50, students=2000),
+            # a semester of the large account: the history a daily incremental run adds one day to
+            "semester": cls(
+                hosts=60, days=120, meetings_per_day=180, participants=12, minutes=50, students=2000
+            ),
         }
         if name not in presets:
             raise ValueError(f"unknown sandbox scale {name!r}; choose one of {', '.join(presets)}")

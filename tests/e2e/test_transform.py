@@ -243,3 +243,47 @@ def test_models_match_truth_on_raw_written_from_the_generator(warehouse_env: Pat
             "where _dbt_loaded_at = (select max(_dbt_loaded_at) from analytics.fct_qos_minutes)"
         ).fetchone()[0]
     assert written == STREAMS_PER_MINUTE * added["participant_qos"]
+
+
+def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
+    """A minute re-loaded under a new load id (dlt merged the raw row again, with a new value)
+    replaces its fct_qos_minutes rows (bounded delete+insert on the key: no duplicate, no stale
+    row), the quality models recompute that meeting, and everything equals a full refresh."""
+    scale = Scale.named("tiny")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    account = Account(11, scale, start_date=today.date() - timedelta(days=scale.days))
+    warehouse_env.parent.mkdir(parents=True, exist_ok=True)
+    fill_raw(str(warehouse_env), account, today, workers=1)
+    assert run_transform(quiet=True) == 0
+
+    with duckdb.connect(str(warehouse_env)) as con:
+        # the earliest meeting with QoS, so the replaced rows are far from the newest minutes
+        meeting, minutes = con.execute(
+            "select meeting_uuid, count(*) from zoom_raw.participant_qos "
+            "group by meeting_uuid order by min(date_time) limit 1"
+        ).fetchone()
+        newest = float(con.execute("select max(_dlt_load_id) from zoom_raw.participant_qos").fetchone()[0])
+        con.execute(
+            "update zoom_raw.participant_qos set _dlt_load_id = ?, audio_input__latency = '999 ms' "
+            "where meeting_uuid = ?",
+            [f"{newest + 60:.6f}", meeting],
+        )
+    assert run_transform(quiet=True) == 0
+
+    with _connect(warehouse_env) as con:
+        rows, latency, stale = con.execute(
+            "select count(*), max(latency_ms) filter (where stream = 'audio_input'), "
+            "count(*) filter (where stream = 'audio_input' and latency_ms <> 999) "
+            "from analytics.fct_qos_minutes where meeting_uuid = ?",
+            [meeting],
+        ).fetchone()
+        assert (rows, latency, stale) == (STREAMS_PER_MINUTE * minutes, 999, 0)
+        measured, worst = con.execute(
+            "select measured_minutes, max_value from analytics.fct_meeting_quality "
+            "where meeting_uuid = ? and level = 'stream' and stream = 'audio_input' and metric = 'latency'",
+            [meeting],
+        ).fetchone()
+        assert (measured, worst) == (minutes, 999)
+    _snapshot(warehouse_env)
+    assert run_transform(full_refresh=True, quiet=True) == 0
+    _assert_equal_to_snapshot(warehouse_env)

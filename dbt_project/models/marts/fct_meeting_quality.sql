@@ -5,6 +5,7 @@
     Measured minutes count the minutes where the metric had a value (for frame rate: while there
     was a picture); violating minutes those where the seed's threshold was crossed; the proportion
     is violating / measured, null when nothing was measured or the metric has no threshold.
+    Built from int_qos__session_stream_aggregates (sessions rolled up to the meeting).
     Incremental: meetings with rows newly written to fct_qos_minutes are recomputed whole.
 -#}
 {{
@@ -15,25 +16,15 @@
         on_schema_change='fail',
     )
 }}
-{%- set watermark = none -%}
-{%- if is_incremental() and execute -%}
-    {%- set watermark = run_query(
-        "select coalesce(cast(max(qos_loaded_at) as varchar), '1970-01-01 00:00:00') from " ~ this
-    ).rows[0][0] -%}
-{%- endif %}
+{%- set watermark = meetings_watermark('qos_loaded_at') %}
 
 with
 
-qos_minutes as (
+qos_aggregates as (
 
-    select * from {{ ref('fct_qos_minutes') }}
-    {%- if watermark is not none %}
-    where meeting_uuid in (
-        select touched.meeting_uuid
-        from {{ ref('fct_qos_minutes') }} as touched
-        where touched._dbt_loaded_at > timestamp '{{ watermark }}'
-    )
-    {%- endif %}
+    {#- per session and stream (int_qos__session_stream_aggregates), for the meetings to recompute -#}
+    select * from {{ ref('int_qos__session_stream_aggregates') }}
+    {{- where_meeting_touched(ref('int_qos__session_stream_aggregates'), 'qos_loaded_at', watermark) }}
 
 ),
 
@@ -45,7 +36,7 @@ thresholds as (
 
 by_stream as (
 
-    {{ qos_stream_aggregates('qos_minutes', ['meeting_uuid', 'stream'], carry_columns=['stream_kind', 'direction']) }}
+    {{ qos_reaggregate('qos_aggregates', ['meeting_uuid', 'stream'], carry_columns=['stream_kind', 'direction']) }}
 
 ),
 

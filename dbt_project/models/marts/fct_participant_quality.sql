@@ -11,25 +11,15 @@
         on_schema_change='fail',
     )
 }}
-{%- set watermark = none -%}
-{%- if is_incremental() and execute -%}
-    {%- set watermark = run_query(
-        "select coalesce(cast(max(qos_loaded_at) as varchar), '1970-01-01 00:00:00') from " ~ this
-    ).rows[0][0] -%}
-{%- endif %}
+{%- set watermark = meetings_watermark('qos_loaded_at') %}
 
 with
 
-qos_minutes as (
+qos_aggregates as (
 
-    select * from {{ ref('fct_qos_minutes') }}
-    {%- if watermark is not none %}
-    where meeting_uuid in (
-        select touched.meeting_uuid
-        from {{ ref('fct_qos_minutes') }} as touched
-        where touched._dbt_loaded_at > timestamp '{{ watermark }}'
-    )
-    {%- endif %}
+    {#- per session and stream (int_qos__session_stream_aggregates), for the meetings to recompute -#}
+    select * from {{ ref('int_qos__session_stream_aggregates') }}
+    {{- where_meeting_touched(ref('int_qos__session_stream_aggregates'), 'qos_loaded_at', watermark) }}
 
 ),
 
@@ -46,23 +36,16 @@ thresholds as (
 
 ),
 
-by_session as (
-
-    {#- aggregate the minutes per session first (cheap), then roll sessions up to people -#}
-    {{ qos_stream_aggregates('qos_minutes', ['meeting_uuid', 'participant_id', 'stream_kind']) }}
-
-),
-
 by_session_person as (
 
     select
-        by_session.*,
+        qos_aggregates.*,
         sessions.person_key
-    from by_session
+    from qos_aggregates
     inner join sessions
         on
-            by_session.meeting_uuid = sessions.meeting_uuid
-            and by_session.participant_id = sessions.participant_id
+            qos_aggregates.meeting_uuid = sessions.meeting_uuid
+            and qos_aggregates.participant_id = sessions.participant_id
 
 ),
 

@@ -9,8 +9,9 @@
     those only the minutes the model does not hold yet. So new loads are picked up, and so is a load
     that committed late under an older id (dlt finishes an interrupted load package under its
     original id on the next run), while rows already held are never rewritten. A minute re-loaded
-    under a new id replaces the old row (delete+insert on the key). `_dbt_loaded_at` says which run
-    wrote a row.
+    under a new id replaces the old row (delete+insert on the key); the delete only looks at rows
+    whose minute_at lies between the new rows' first and last minute (macros/delete_insert.sql), so
+    its cost follows the increment, not the history. `_dbt_loaded_at` says which run wrote a row.
 -#}
 {{
     config(
@@ -18,6 +19,7 @@
         incremental_strategy='delete+insert',
         unique_key=['meeting_uuid', 'participant_id', 'minute_at', 'stream'],
         on_schema_change='fail',
+        meta={'delete_range_column': 'minute_at'},
     )
 }}
 -- depends_on: {{ ref('stg_zoom__participant_qos') }}

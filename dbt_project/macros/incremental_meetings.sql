@@ -1,0 +1,33 @@
+{#
+    Incremental refresh by whole meetings. A QoS aggregate of a meeting depends on all of its
+    minutes, and a meeting's minutes can arrive over several loads, so the aggregate models recompute
+    every meeting that has rows newer than what they already hold (delete+insert on meeting_uuid).
+#}
+
+{% macro meetings_watermark(column) -%}
+    {#- The newest `column` (a timestamp) this incremental model holds, as text; none on a full
+        refresh or first build (then everything is read). -#}
+    {%- if is_incremental() and execute -%}
+        {%- set query -%}
+            select coalesce(cast(max({{ column }}) as varchar), '1970-01-01 00:00:00') from {{ this }}
+        {%- endset -%}
+        {{ return(run_query(query).rows[0][0]) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro where_meeting_touched(relation, column, watermark, also=none) -%}
+    {#- Keeps the rows of every meeting having a row in `relation` with `column` newer than the
+        watermark (and `also`, an extra condition, when given); nothing to filter when the
+        watermark is none. -#}
+    {%- if watermark is not none %}
+    where meeting_uuid in (
+        select touched.meeting_uuid
+        from {{ relation }} as touched
+        where touched.{{ column }} > timestamp '{{ watermark }}'
+    )
+    {%- if also %}
+    and {{ also }}
+    {%- endif %}
+    {%- endif %}
+{%- endmacro %}
