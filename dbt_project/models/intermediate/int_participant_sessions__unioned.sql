@@ -6,9 +6,9 @@
       3. 'zoom:' + the Zoom user id, else
       4. 'guest:' + meeting (Zoom uuid, else 'meets:' + event id) + ':' + lower-cased display name
          (a guest who did not sign in is only identifiable by name, and only within one meeting).
-    A table rather than a view: four models and several tests read it in every run.
+    A view: fct_participant_sessions is its one reader (the other marts read that table), so the
+    rows are computed and stored once per run.
 -#}
-{{ config(materialized='table') }}
 
 with
 

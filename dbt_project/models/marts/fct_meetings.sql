@@ -21,7 +21,7 @@ users as (
 
 sessions as (
 
-    select * from {{ ref('int_participant_sessions__unioned') }}
+    select * from {{ ref('fct_participant_sessions') }}
     where source = 'zoom'
 
 ),

@@ -25,7 +25,7 @@ qos_aggregates as (
 
 sessions as (
 
-    select * from {{ ref('int_participant_sessions__unioned') }}
+    select * from {{ ref('fct_participant_sessions') }}
     where source = 'zoom'
 
 ),
