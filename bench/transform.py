@@ -138,31 +138,24 @@ def baseline_sql(thresholds_csv: Path) -> str:
     """
 
 
-def _run_baseline(db: Path, sql: str) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process) of the one-statement baseline."""
+def _run_sql(db: Path, sql: str, cleanup: str | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one statement; then ``cleanup``, untimed."""
     con = duckdb.connect(str(db))
     try:
         con.execute("create schema if not exists baseline")
         started, cpu = time.perf_counter(), time.process_time()
-        con.execute(f"create or replace table baseline.meeting_quality as {sql}")
-        return time.perf_counter() - started, time.process_time() - cpu
-    finally:
-        con.close()
-
-
-def _run_sql(db: Path, sql: str, cleanup: str | None = None) -> float:
-    """Wall seconds of one statement (then ``cleanup``, untimed)."""
-    con = duckdb.connect(str(db))
-    try:
-        con.execute("create schema if not exists baseline")
-        started = time.perf_counter()
         con.execute(sql)
-        seconds = time.perf_counter() - started
+        timing = time.perf_counter() - started, time.process_time() - cpu
         if cleanup:
             con.execute(cleanup)
-        return seconds
+        return timing
     finally:
         con.close()
+
+
+def _run_baseline(db: Path, sql: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of the one-statement baseline."""
+    return _run_sql(db, f"create or replace table baseline.meeting_quality as {sql}")
 
 
 def _timed_transform(**kwargs: object) -> tuple[object, float]:
@@ -274,7 +267,7 @@ def run_scale(scale_name: str, seed: int, workdir: Path) -> dict:
             db,
             "create or replace table baseline.qos_minutes_copy as select * from analytics.fct_qos_minutes",
             cleanup="drop table baseline.qos_minutes_copy",
-        ),
+        )[0],
         2,
     )
     print(

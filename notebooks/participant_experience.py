@@ -13,31 +13,18 @@ app = marimo.App(width="medium", app_title="Participant experience")
 
 @app.cell
 def _():
-    import sys
-
     import altair as alt
     import marimo as mo
     import polars as pl
 
-    from pipelines.report import checked, missing_serving_message, open_serving, serving_file
+    from pipelines.report import checked, snapshot_or_stop
 
-    return alt, checked, missing_serving_message, mo, open_serving, pl, serving_file, sys
+    return alt, checked, mo, pl, snapshot_or_stop
 
 
 @app.cell
-def _(missing_serving_message, mo, open_serving, serving_file, sys):
-    _path = serving_file()
-    if not _path.exists():
-        print(missing_serving_message(_path), file=sys.stderr)
-    mo.stop(
-        not _path.exists(),
-        mo.callout(mo.md(f"**No data yet.** {missing_serving_message(_path)}"), kind="warn"),
-    )
-    con = open_serving(_path)
-
-    def q(sql, params=None):
-        """Run a query on the snapshot and return a polars DataFrame."""
-        return con.execute(sql, params or []).pl()
+def _(mo, snapshot_or_stop):
+    con, q = snapshot_or_stop(mo)
 
     return con, q
 

@@ -14,45 +14,20 @@ app = marimo.App(width="medium", app_title="Recordings")
 
 @app.cell
 def _():
-    import sys
     from datetime import UTC, datetime, timedelta
 
     import altair as alt
     import marimo as mo
     import polars as pl
 
-    from pipelines.report import checked, missing_serving_message, open_serving, serving_file, table_exists
+    from pipelines.report import checked, snapshot_or_stop, table_exists
 
-    return (
-        UTC,
-        alt,
-        checked,
-        datetime,
-        missing_serving_message,
-        mo,
-        open_serving,
-        pl,
-        serving_file,
-        sys,
-        table_exists,
-        timedelta,
-    )
+    return UTC, alt, checked, datetime, mo, pl, snapshot_or_stop, table_exists, timedelta
 
 
 @app.cell
-def _(missing_serving_message, mo, open_serving, serving_file, sys):
-    _path = serving_file()
-    if not _path.exists():
-        print(missing_serving_message(_path), file=sys.stderr)
-    mo.stop(
-        not _path.exists(),
-        mo.callout(mo.md(f"**No data yet.** {missing_serving_message(_path)}"), kind="warn"),
-    )
-    con = open_serving(_path)
-
-    def q(sql, params=None):
-        """Run a query on the snapshot and return a polars DataFrame."""
-        return con.execute(sql, params or []).pl()
+def _(mo, snapshot_or_stop):
+    con, q = snapshot_or_stop(mo)
 
     return con, q
 

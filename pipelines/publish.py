@@ -60,14 +60,18 @@ def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
     if _columns(con, catalog, schema, table) != _columns(con, "wh", schema, table):
         return None
     con.execute(f"create or replace temporary table held_runs as select distinct _dbt_loaded_at from {here}")
-    fresh_rows = f"select * from {there} where _dbt_loaded_at not in (select _dbt_loaded_at from held_runs)"
-    total = con.execute(f"select count(*) from {there}").fetchone()[0]
-    con.execute(f"create or replace temporary table fresh_rows as {fresh_rows}")
-    fresh, low, high = con.execute(f"select count(*), min({bound}), max({bound}) from fresh_rows").fetchone()
+    is_fresh = "_dbt_loaded_at not in (select _dbt_loaded_at from held_runs)"
     try:
+        total, fresh = con.execute(
+            f"select count(*), count(*) filter (where {is_fresh}) from {there}"
+        ).fetchone()
         if fresh > total // 2:  # a full refresh: copying is cheaper than replacing
             return None
         if fresh:
+            con.execute(
+                f"create or replace temporary table fresh_rows as select * from {there} where {is_fresh}"
+            )
+            low, high = con.execute(f"select min({bound}), max({bound}) from fresh_rows").fetchone()
             match = " and ".join(f"fresh_rows.{_quote(k)} = {here}.{_quote(k)}" for k in keys)
             con.execute(
                 f"delete from {here} using fresh_rows where {match} and {here}.{_quote(bound)} between $1 and $2",
@@ -77,7 +81,7 @@ def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
         held = con.execute(f"select count(*) from {here}").fetchone()[0]
         return held if held == total else None
     finally:
-        con.execute("drop table fresh_rows")
+        con.execute("drop table if exists fresh_rows")
         con.execute("drop table held_runs")
 
 

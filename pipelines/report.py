@@ -72,6 +72,26 @@ def open_serving(path: Path | None = None):
     return con
 
 
+def snapshot_or_stop(mo):
+    """For a notebook's first data cell: ``(con, q)``, the open snapshot and ``q(sql, params)`` returning
+    a polars DataFrame. Without a snapshot, prints what to do to stderr (script runs) and stops the
+    notebook's dependent cells with the same note (``mo.stop``)."""
+    path = serving_file()
+    if not path.exists():
+        print(missing_serving_message(path), file=sys.stderr)
+    mo.stop(
+        not path.exists(),
+        mo.callout(mo.md(f"**No data yet.** {missing_serving_message(path)}"), kind="warn"),
+    )
+    con = open_serving(path)
+
+    def q(sql, params=None):
+        """Run a query on the snapshot and return a polars DataFrame."""
+        return con.execute(sql, params or []).pl()
+
+    return con, q
+
+
 def table_exists(con, schema: str, table: str) -> bool:
     """Whether ``schema.table`` exists in the snapshot (the recordings inventory may not)."""
     return bool(

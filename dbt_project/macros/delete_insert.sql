@@ -1,5 +1,5 @@
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
-    {#- dbt-duckdb's delete+insert, plus one option for big incremental tables:
+    {#- dbt-duckdb's delete+insert (called below), plus one option for big incremental tables:
             config(meta={'delete_range_column': 'minute_at'})
         where that column is part of the unique key. A target row replaced by a new one has the
         same key, so its value of that column lies between the new rows' minimum and maximum: the
@@ -20,28 +20,5 @@
             ) -%}
         {%- endif -%}
     {%- endif -%}
-    {%- set dest_cols_csv = get_quoted_csv(dest_columns | map(attribute="name")) -%}
-    {%- if unique_key and unique_key is sequence and unique_key is not string %}
-    delete from {{ target }} as DBT_INCREMENTAL_TARGET
-    using {{ source }}
-    where
-        {%- for key in unique_key %}
-        {{ source }}.{{ key }} = DBT_INCREMENTAL_TARGET.{{ key }}{{ " and" if not loop.last or predicates }}
-        {%- endfor %}
-        {%- for predicate in predicates %}
-        {{ predicate }}{{ " and" if not loop.last }}
-        {%- endfor %};
-    {%- elif unique_key %}
-    delete from {{ target }} as DBT_INCREMENTAL_TARGET
-    where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }})
-        {%- for predicate in predicates %}
-        and {{ predicate }}
-        {%- endfor %};
-    {%- endif %}
-
-    insert into {{ target }} ({{ dest_cols_csv }})
-    (
-        select {{ dest_cols_csv }}
-        from {{ source }}
-    )
+    {{- dbt.duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, predicates) -}}
 {%- endmacro %}

@@ -122,3 +122,31 @@
         it compares and displays like text. -#}
     enum({%- for value in values %}'{{ value }}'{{ ', ' if not loop.last }}{%- endfor %})
 {%- endmacro %}
+
+{% macro qos_quality_measures(rows) -%}
+    {#- The measure columns both quality marts end with, from re-aggregated rows (`rows`, with
+        sampled_minutes, min/avg/max_value, measured_minutes, violating_minutes, qos_loaded_at) left
+        joined to the seed as `thresholds`: violating minutes and proportion only where the seed has
+        a threshold, and is_issue when the proportion exceeds var('quality_issue_share'). -#}
+    cast({{ rows }}.sampled_minutes as integer) as sampled_minutes,
+        {{ rows }}.min_value,
+        {{ rows }}.avg_value,
+        {{ rows }}.max_value,
+        cast({{ rows }}.measured_minutes as integer) as measured_minutes,
+        case
+            when thresholds.comparator is not null then cast({{ rows }}.violating_minutes as integer)
+        end as violating_minutes,
+        case
+            when thresholds.comparator is not null and {{ rows }}.measured_minutes > 0
+                then {{ rows }}.violating_minutes / {{ rows }}.measured_minutes
+        end as violating_proportion,
+        thresholds.comparator as threshold_comparator,
+        thresholds.value as threshold_value,
+        coalesce(
+            thresholds.comparator is not null
+            and {{ rows }}.measured_minutes > 0
+            and {{ rows }}.violating_minutes / {{ rows }}.measured_minutes > {{ var('quality_issue_share') }},
+            false
+        ) as is_issue,
+        {{ rows }}.qos_loaded_at
+{%- endmacro %}

@@ -37,17 +37,9 @@ from pipelines.zoom.pipeline import (
 )
 from pipelines.zoom.settings import load_settings
 
-KEYS = {
-    "users": ("id",),
-    "active_hosts": ("id", "report_from"),
-    "meeting_series": ("id",),
-    "meetings": ("uuid",),
-    "participant_sessions": ("meeting_uuid", "user_id"),
-    "participant_qos": ("meeting_uuid", "user_id", "date_time"),
-    "meeting_fetch_log": ("meeting_uuid",),
-    "recordings": ("uuid",),
-    "recording_files": ("file_key",),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.fixtures.raw_keys import ZOOM_KEYS
+
 PER_MEETING_ENDPOINTS = ("metrics/meetings/participants", "metrics/meetings/participants/qos")
 
 
@@ -90,7 +82,7 @@ def count(con: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> in
 
 
 def assert_no_duplicate_keys(con: duckdb.DuckDBPyConnection) -> None:
-    for table, key in KEYS.items():
+    for table, key in ZOOM_KEYS.items():
         cols = ", ".join(key)
         dupes = con.execute(
             f"select count(*) from (select {cols} from zoom_raw.{table} group by {cols} having count(*) > 1)"

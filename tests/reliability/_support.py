@@ -17,34 +17,11 @@ import duckdb
 
 from pipelines.sandbox.config import PLANS
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.fixtures.raw_keys import MEETS_KEYS, ZOOM_KEYS  # used by the suite through this module
+
 ROOT = Path(__file__).resolve().parents[2]
 
-ZOOM_KEYS = {
-    "users": ("id",),
-    "active_hosts": ("id", "report_from"),
-    "meeting_series": ("id",),
-    "meetings": ("uuid",),
-    "participant_sessions": ("meeting_uuid", "user_id"),
-    "participant_qos": ("meeting_uuid", "user_id", "date_time"),
-    "meeting_fetch_log": ("meeting_uuid",),
-    "recordings": ("uuid",),
-    "recording_files": ("file_key",),
-}
-MEETS_KEYS = {
-    "admins": ("meets_id_admin",),
-    "connections": ("meets_id_connection",),
-    "courses": ("meets_id_course",),
-    "course_users": ("meets_id_course", "meets_id_user"),
-    "users": ("meets_id_user",),
-    "conferencing_accounts": ("meets_id_conferencing_account",),
-    "conferencing_account_users": ("meets_id_conferencing_account", "meets_id_user"),
-    "conferencing_events": ("meets_id_conferencing_event",),
-    "conferencing_event_courses": ("meets_id_conferencing_event", "meets_id_course"),
-    "conferencing_event_users": ("meets_id_conferencing_event", "meets_id_user"),
-    "conference_recordings": ("meets_id_conference_recording",),
-    "attendance": ("meets_id_conferencing_event", "row_number"),
-    "attendance_status": ("meets_id_conferencing_event",),
-}
 QUARANTINE_KEY = ("endpoint", "record_id", "field")
 
 

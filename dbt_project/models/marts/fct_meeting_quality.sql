@@ -92,27 +92,7 @@ final as (
         both_levels.direction,
         both_levels.metric,
         both_levels.unit,
-        cast(both_levels.sampled_minutes as integer) as sampled_minutes,
-        both_levels.min_value,
-        both_levels.avg_value,
-        both_levels.max_value,
-        cast(both_levels.measured_minutes as integer) as measured_minutes,
-        case
-            when thresholds.comparator is not null then cast(both_levels.violating_minutes as integer)
-        end as violating_minutes,
-        case
-            when thresholds.comparator is not null and both_levels.measured_minutes > 0
-                then both_levels.violating_minutes / both_levels.measured_minutes
-        end as violating_proportion,
-        thresholds.comparator as threshold_comparator,
-        thresholds.value as threshold_value,
-        coalesce(
-            thresholds.comparator is not null
-            and both_levels.measured_minutes > 0
-            and both_levels.violating_minutes / both_levels.measured_minutes > {{ var('quality_issue_share') }},
-            false
-        ) as is_issue,
-        both_levels.qos_loaded_at
+        {{ qos_quality_measures('both_levels') }}
     from both_levels
     left join thresholds
         on

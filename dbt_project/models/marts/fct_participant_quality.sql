@@ -69,27 +69,7 @@ final as (
         kind_metrics.stream_kind,
         kind_metrics.metric,
         kind_metrics.unit,
-        cast(kind_metrics.sampled_minutes as integer) as sampled_minutes,
-        kind_metrics.min_value,
-        kind_metrics.avg_value,
-        kind_metrics.max_value,
-        cast(kind_metrics.measured_minutes as integer) as measured_minutes,
-        case
-            when thresholds.comparator is not null then cast(kind_metrics.violating_minutes as integer)
-        end as violating_minutes,
-        case
-            when thresholds.comparator is not null and kind_metrics.measured_minutes > 0
-                then kind_metrics.violating_minutes / kind_metrics.measured_minutes
-        end as violating_proportion,
-        thresholds.comparator as threshold_comparator,
-        thresholds.value as threshold_value,
-        coalesce(
-            thresholds.comparator is not null
-            and kind_metrics.measured_minutes > 0
-            and kind_metrics.violating_minutes / kind_metrics.measured_minutes > {{ var('quality_issue_share') }},
-            false
-        ) as is_issue,
-        kind_metrics.qos_loaded_at
+        {{ qos_quality_measures('kind_metrics') }}
     from kind_metrics
     left join thresholds
         on
