@@ -32,6 +32,12 @@ def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
         )
         sp.add_argument("--seed", type=int, default=None, help="account seed (default 42)")
         sp.add_argument("--clock-offset", type=int, default=None, help="seconds added to the sandbox clock")
+        sp.add_argument(
+            "--now",
+            default=None,
+            help="pin the sandbox clock (and so its account) to this UTC instant, e.g. 2028-02-29 or "
+            "2026-03-31T23:58:00Z (default: SANDBOX_NOW, MW_NOW, else today 00:00 UTC)",
+        )
         if name == "serve":
             sp.add_argument("--port", type=int, default=0, help="API port (default: a free port)")
             sp.add_argument(
@@ -53,7 +59,12 @@ def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
 def _sandbox_config(args: argparse.Namespace):
     from pipelines.sandbox import SandboxConfig, Scale
 
-    overrides = {"scale": Scale.named(args.scale), "seed": args.seed, "clock_offset": args.clock_offset}
+    overrides = {
+        "scale": Scale.named(args.scale),
+        "seed": args.seed,
+        "clock_offset": args.clock_offset,
+        "now": args.now,
+    }
     for knob in (
         "port",
         "plan",

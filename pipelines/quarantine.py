@@ -29,6 +29,7 @@ from typing import Any
 
 import dlt
 
+from pipelines import clock
 from pipelines.api_client import DEFAULT_REDACTOR
 
 log = logging.getLogger("pipelines.quarantine")
@@ -269,7 +270,7 @@ class Quarantine:
             "reason": DEFAULT_REDACTOR.redact(_sanitize(problem.reason)),
             "payload": payload_text,
             "load_id": _current_load_id(),
-            "seen_at": dt.datetime.now(dt.UTC),
+            "seen_at": clock.now(),
         }
         self.rows.append(row)
         self.total += 1

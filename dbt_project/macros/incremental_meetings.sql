@@ -16,15 +16,24 @@
     {{ return(none) }}
 {%- endmacro %}
 
-{% macro where_meeting_touched(relation, column, watermark, also=none) -%}
+{% macro where_meeting_touched(relation, column, watermark, also=none, identities=false) -%}
     {#- Keeps the rows of every meeting having a row in `relation` with `column` newer than the
         watermark (and `also`, an extra condition, when given); nothing to filter when the
-        watermark is none. -#}
+        watermark is none. With `identities`, also every meeting whose MEETS attendance was
+        loaded since: it can name people Zoom left anonymous, which changes their person_key. -#}
     {%- if watermark is not none %}
     where meeting_uuid in (
         select touched.meeting_uuid
         from {{ relation }} as touched
         where touched.{{ column }} > timestamp '{{ watermark }}'
+        {%- if identities %}
+        union
+        select event_meetings.meeting_uuid
+        from {{ ref('int_meets_events__matched_to_meetings') }} as event_meetings
+        inner join {{ ref('stg_meets__attendance') }} as attendance
+            on event_meetings.meets_event_id = attendance.meets_event_id
+        where to_timestamp(cast(attendance._dlt_load_id as double)) > timestamp '{{ watermark }}'
+        {%- endif %}
     )
     {%- if also %}
     and {{ also }}

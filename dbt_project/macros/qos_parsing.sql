@@ -15,6 +15,19 @@
     )
 {%- endmacro %}
 
+{% macro qos_stream_value(stream, metric) -%}
+    {#- The raw string of one stream's metric: the classic block (audio_input...), else the web
+        client's (audio_device_from_rwg...), else the Cloud Room Connector's (..._crc). An empty
+        string counts as absent so a "not measured" classic block does not hide the others. -#}
+    {%- set kind, way = stream.split('_') -%}
+    {%- set connector = kind ~ '_device_' ~ ('from' if way == 'input' else 'to') -%}
+    coalesce(
+        nullif({{ stream }}__{{ metric }}, ''),
+        nullif({{ connector }}_rwg__{{ metric }}, ''),
+        {{ connector }}_crc__{{ metric }}
+    )
+{%- endmacro %}
+
 {% macro parse_resolution(column, part) -%}
     {#- '1280*720' -> width 1280 / height 720 (also '1280x720'); ''/'-'/null -> null.
         part: 'width' or 'height'. '0*0' parses to 0 x 0 (Zoom's "no picture"). Returns integer. -#}

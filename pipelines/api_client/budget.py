@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines import clock
 from pipelines.api_client.errors import RateBudgetExceeded
 from pipelines.api_client.rate_limit import HEAVY, RESOURCE_INTENSIVE, ZoomPlan, zoom_plan
 
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS budget_blocks (
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def next_utc_midnight(now: dt.datetime) -> dt.datetime:

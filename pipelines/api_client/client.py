@@ -549,7 +549,7 @@ class ApiClient:
         }
         limit_header = header(response.headers, "X-RateLimit-Limit")
         limit = int(limit_header) if limit_header and limit_header.strip().isdigit() else None
-        if is_daily_limit(response.headers):
+        if is_daily_limit(response.headers, body):
             self._stats.add(category, "failures")
             resets_at = retry_after_datetime(raw_retry_after, now) or next_utc_midnight(now)
             if self.budget is not None:
@@ -561,7 +561,8 @@ class ApiClient:
                 resets_at=resets_at,
                 source="zoom",
                 detail=f"Zoom's daily rate limit was hit for category '{category}' ({method} "
-                f"{self._endpoint(url)}: HTTP 429, X-RateLimit-Type: Daily-limit)",
+                f"{self._endpoint(url)}: HTTP 429, "
+                f"{'X-RateLimit-Type: Daily-limit' if header(response.headers, 'X-RateLimit-Type') else 'the daily-limit message'})",
                 **common,
             )
         retry_after = parse_retry_after(raw_retry_after, now)

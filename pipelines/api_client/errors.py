@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from pipelines import clock
 from pipelines.api_client.redact import scrub_patterns
 
 BODY_SNIPPET_CHARS = 500
@@ -32,7 +33,7 @@ def format_reset(resets_at: dt.datetime | None, now: dt.datetime | None = None) 
     """Human-readable ``2026-11-26 00:00 UTC (in 3h 12m)`` for messages."""
     if resets_at is None:
         return "an unknown time"
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     at = resets_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     seconds = max(0, int((resets_at - now).total_seconds()))
     hours, rem = divmod(seconds, 3600)

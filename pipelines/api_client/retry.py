@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import requests
 
+from pipelines import clock
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # Failures that happen while *reading the body*: worth retrying, and if they persist
@@ -38,7 +40,7 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def is_transient_exception(exc: BaseException) -> bool:
@@ -99,10 +101,17 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
 
 
-def is_daily_limit(headers: Mapping[str, str]) -> bool:
-    """Zoom marks its daily-cap 429s with ``X-RateLimit-Type: Daily-limit``."""
+DAILY_LIMIT_TEXT = "daily rate limit"
+"""Zoom's daily-cap 429 body says "You have reached the maximum daily rate limit for this API"."""
+
+
+def is_daily_limit(headers: Mapping[str, str], body: str | None = None) -> bool:
+    """A daily-cap 429: ``X-RateLimit-Type: Daily-limit`` or, where Zoom sends no such header
+    (older answers carry only category, limit and remaining), the daily-limit text of the body."""
     value = header(headers, "X-RateLimit-Type")
-    return value is not None and value.strip().lower().replace("_", "-") == "daily-limit"
+    if value is not None and value.strip().lower().replace("_", "-") == "daily-limit":
+        return True
+    return bool(body) and DAILY_LIMIT_TEXT in body.lower()
 
 
 @dataclass(frozen=True)

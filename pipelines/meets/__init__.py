@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
+from pipelines import clock
 from pipelines import quarantine as q
 from pipelines.meets import settings as defaults
 from pipelines.meets.client import (
@@ -49,6 +49,7 @@ from pipelines.meets.client import (
     ZoomAttendanceLimitReached,
     keyed_entities,
 )
+from pipelines.meets.schema import TABLES
 
 log = logging.getLogger("pipelines.meets")
 
@@ -62,197 +63,11 @@ LIST_ENTITY = {
 EVENT_LINKS = ("meetsIdCourses", "meetsIdUsers", "meetsIdUser")  # the manual spells the users one both ways
 ACCOUNT_LINKS = ("meetsIdUsers",)
 ATTENDANCE_PAGE_EVENTS = 200  # events per yielded attendance page
+CHILD_TABLES = {"courses": ("course_users",)}
+"""Tables of transformers, declared by their parent resource."""
 
 
 # ---------------------------------------------------------------------------------------------- tables
-def _cols(spec: Mapping[str, str], not_null: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
-    keys = set(not_null)
-    return {
-        name: {"data_type": dtype, "nullable": name not in keys}
-        | ({"description": "free-form LTI auxiliary data, verbatim"} if dtype == "json" else {})
-        for name, dtype in spec.items()
-    }
-
-
-_BOOL = "bool"
-_INT = "bigint"
-_TEXT = "text"
-
-TABLES: dict[str, dict[str, Any]] = {
-    "admins": {
-        "primary_key": ["meets_id_admin"],
-        "columns": _cols(
-            {
-                "meets_id_admin": _INT,
-                "email": _TEXT,
-                "name_first": _TEXT,
-                "name_last": _TEXT,
-                "permissions__manage_admins": _BOOL,
-                "permissions__manage_connections": _BOOL,
-                "permissions__view_data": _BOOL,
-                "permissions__manage_conferencing_accounts": _BOOL,
-                "permissions__manage_content": _BOOL,
-            },
-            ["meets_id_admin"],
-        ),
-    },
-    "connections": {
-        "primary_key": ["meets_id_connection"],
-        "columns": _cols(
-            {
-                "meets_id_connection": _INT,
-                "name": _TEXT,
-                "platform_url": _TEXT,
-                "platform_type": _TEXT,
-                "settings__tls_required": _BOOL,
-                "settings__teacher_schedule_others": _BOOL,
-                "settings__teacher_substitute": _BOOL,
-                "settings__students_host": _BOOL,
-                "settings__feature_appointments": _BOOL,
-                "settings__feature_recordings": _BOOL,
-                "settings__feature_repository": _BOOL,
-            },
-            ["meets_id_connection"],
-        ),
-    },
-    "courses": {
-        "primary_key": ["meets_id_course"],
-        "columns": _cols(
-            {
-                "meets_id_course": _INT,
-                "meets_id_connection": _INT,
-                "name": _TEXT,
-                "lti_id_context": _TEXT,
-                "auxiliary": "json",
-            },
-            ["meets_id_course"],
-        ),
-    },
-    "course_users": {
-        "primary_key": ["meets_id_course", "meets_id_user"],
-        "merge_key": "meets_id_course",
-        "columns": _cols(
-            {
-                "meets_id_course": _INT,
-                "meets_id_user": _INT,
-                "roles__administrator": _BOOL,
-                "roles__teacher": _BOOL,
-                "roles__student": _BOOL,
-            },
-            ["meets_id_course", "meets_id_user"],
-        ),
-    },
-    "users": {
-        "primary_key": ["meets_id_user"],
-        "columns": _cols(
-            {
-                "meets_id_user": _INT,
-                "meets_id_connection": _INT,
-                "name_first": _TEXT,
-                "name_last": _TEXT,
-                "email": _TEXT,
-                "lti_id_user": _TEXT,
-                "auxiliary": "json",
-            },
-            ["meets_id_user"],
-        ),
-    },
-    "conferencing_accounts": {
-        "primary_key": ["meets_id_conferencing_account"],
-        "columns": _cols(
-            {
-                "meets_id_conferencing_account": _INT,
-                "conferencing_service": _TEXT,
-                "conferencing_username": _TEXT,
-            },
-            ["meets_id_conferencing_account"],
-        ),
-    },
-    "conferencing_account_users": {
-        "primary_key": ["meets_id_conferencing_account", "meets_id_user"],
-        "merge_key": "meets_id_conferencing_account",
-        "columns": _cols(
-            {"meets_id_conferencing_account": _INT, "meets_id_user": _INT},
-            ["meets_id_conferencing_account", "meets_id_user"],
-        ),
-    },
-    "conferencing_events": {
-        "primary_key": ["meets_id_conferencing_event"],
-        "columns": _cols(
-            {
-                "meets_id_conferencing_event": _INT,
-                "name": _TEXT,
-                "time_begin": _INT,
-                "time_end": _INT,
-                "meets_id_user_host": _INT,
-                "conferencing_service": _TEXT,
-                "meets_id_conferencing_account": _INT,
-            },
-            ["meets_id_conferencing_event"],
-        ),
-    },
-    "conferencing_event_courses": {
-        "primary_key": ["meets_id_conferencing_event", "meets_id_course"],
-        "merge_key": "meets_id_conferencing_event",
-        "columns": _cols(
-            {"meets_id_conferencing_event": _INT, "meets_id_course": _INT},
-            ["meets_id_conferencing_event", "meets_id_course"],
-        ),
-    },
-    "conferencing_event_users": {
-        "primary_key": ["meets_id_conferencing_event", "meets_id_user"],
-        "merge_key": "meets_id_conferencing_event",
-        "columns": _cols(
-            {"meets_id_conferencing_event": _INT, "meets_id_user": _INT},
-            ["meets_id_conferencing_event", "meets_id_user"],
-        ),
-    },
-    "conference_recordings": {
-        "primary_key": ["meets_id_conference_recording"],
-        "columns": _cols(
-            {
-                "meets_id_conference_recording": _INT,
-                "meets_id_conferencing_event": _INT,
-                "time_added": _INT,
-                "type": _TEXT,
-            },
-            ["meets_id_conference_recording"],
-        ),
-    },
-    "attendance": {
-        "primary_key": ["meets_id_conferencing_event", "row_number"],
-        "merge_key": "meets_id_conferencing_event",
-        "columns": _cols(
-            {
-                "meets_id_conferencing_event": _INT,
-                "row_number": _INT,
-                "was_host": _BOOL,
-                "attendee_name": _TEXT,
-                "email_address": _TEXT,
-                "ip": _TEXT,
-                "browser": _TEXT,
-                "time_join": _INT,
-                "time_leave": _INT,
-                "is_final": _BOOL,
-            },
-            ["meets_id_conferencing_event", "row_number"],
-        ),
-    },
-    "attendance_status": {
-        "primary_key": ["meets_id_conferencing_event"],
-        "columns": _cols(
-            {
-                "meets_id_conferencing_event": _INT,
-                "is_final": _BOOL,
-                "fetched_at": "timestamp",
-                "rows": _INT,
-            },
-            ["meets_id_conferencing_event", "is_final"],
-        ),
-    },
-}
-
-
 TABLES["quarantine"] = {
     # records MEETS sent that fail their table's contract (pipelines/quarantine.py writes them)
     "primary_key": list(q.PRIMARY_KEY),
@@ -553,7 +368,7 @@ def meets_source(
         attendance_recheck_days = (
             resolved.attendance_recheck_days if attendance_recheck_days is None else attendance_recheck_days
         )
-    now = int(now if now is not None else time.time())
+    now = int(now if now is not None else clock.timestamp())
     lookback = int((defaults.DEFAULT_LOOKBACK_DAYS if lookback_days is None else lookback_days) * 86400)
     zoom_limit = (
         defaults.DEFAULT_ZOOM_ATTENDANCE_DAILY_LIMIT
@@ -581,6 +396,8 @@ def meets_source(
 
         def pages() -> Iterator[Any]:
             yield to_table(table, dlt.mark.materialize_table_schema())
+            for child in CHILD_TABLES.get(table, ()):  # a transformer with no parent rows never runs
+                yield to_table(child, dlt.mark.materialize_table_schema())
             for page in meets.list_entities(function, on_problem=checks.hook):
                 rows = checks.valid(function, table, ENTITY_ID_KEYS[name], page)
                 if rows:
@@ -719,6 +536,7 @@ def meets_source(
             params["timeAddedAfter"] = int(time_added.last_value) - 1
             report.recordings_time_added_after = params["timeAddedAfter"]
         function = "list_conference_recordings"
+        yield to_table("conference_recordings", dlt.mark.materialize_table_schema())
         for page in meets.list_entities(function, params, on_problem=checks.hook):
             rows = checks.valid(function, "conference_recordings", "meetsIdConferenceRecording", page)
             if rows:

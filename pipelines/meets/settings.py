@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,8 @@ import dlt
 import requests
 from dlt.common.configuration import with_config
 from dlt.common.typing import TSecretStrValue
+
+from pipelines import clock
 
 log = logging.getLogger("pipelines.meets")
 
@@ -91,7 +92,7 @@ class MeetsSettings:
     def now(self) -> int:
         """Current UNIX time as MEETS sees it: the sandbox clock when ``clock_url`` is set."""
         if not self.clock_url:
-            return int(time.time())
+            return int(clock.timestamp())
         resp = requests.get(self.clock_url, timeout=30)
         resp.raise_for_status()
         return int(datetime.fromisoformat(resp.json()["now"].replace("Z", "+00:00")).timestamp())

@@ -15,11 +15,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from pipelines import clock
 from pipelines.recordings.model import COPIED, FAILED, GONE, PLANNED, SKIPPED, PlannedFile
 
 SCHEMA = "recordings"
@@ -93,7 +94,7 @@ class WarehouseBusy(RuntimeError):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from pipelines import clock
 from pipelines.api_client import ApiError, AuthError, HostNotAllowed, RateBudgetExceeded
 from pipelines.recordings.destination import Destination, normalize_root, open_destination
 from pipelines.recordings.fetch import (
@@ -458,7 +459,7 @@ class _Run:
                     }
                     for r in members
                 ],
-                "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "written_at": clock.now().isoformat(timespec="seconds"),
             }
             data = json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True).encode("utf-8")
             try:
@@ -531,7 +532,7 @@ def run_recordings(
         dest_obj = open_destination(settings.dest, settings.storage_options())
         known_paths = {k: rel for k, r in known_rows.items() if (rel := _relative(root, r.dest_url))}
         files = order(assign_paths(files, known_paths))
-        today = datetime.now(UTC).date()
+        today = clock.today()
         soon = expiring_soon(files, today, settings.auto_delete_warn_days)
         summary.expiring_soon = len(soon)
         todo: list[PlannedFile] = []
@@ -627,7 +628,7 @@ def _plan(
             used.add("warehouse")
         else:
             _ensure_clients(clients, {source}, settings)
-            today = datetime.now(UTC).date()
+            today = clock.today()
             if source == ZOOM:
                 got, n = plan_zoom_from_api(clients.zoom, flt, today)
             else:

@@ -6,9 +6,14 @@ Heavy parts (per-minute QoS, file contents) are produced lazily from per-object 
 account costs memory only for its meetings and sessions.
 
 The account deliberately contains the inconvenient parts of the real services: meeting UUIDs that
-need double URL-encoding, PMI and instant meetings, people who drop and rejoin, empty QoS values,
-"0*0" resolutions, passcode-protected and trashed recordings, CC/TIMELINE files without ids or sizes,
-MEETS events that are not on Zoom, and MEETS events whose Zoom meeting never happened.
+need double URL-encoding, PMI and instant meetings, people who drop and rejoin (with Zoom's own
+``leave_reason`` values), waiting-room stints before admission (PMI rooms have the waiting room on),
+users who may not host (type 4), pending users, external participants whose email Zoom hides, web
+client and room-connector participants whose QoS comes in the ``*_rwg`` / ``*_crc`` blocks, Wi-Fi
+signal and CPU pressure samples, empty QoS values, "0*0" resolutions, passcode-protected and trashed
+recordings, CC files without ids or sizes and TIMELINE files with and without them, meeting
+summaries (SUMMARY files, not counted in ``recording_count``), MEETS events that are not on Zoom,
+and MEETS events whose Zoom meeting never happened.
 """
 
 from __future__ import annotations
@@ -54,9 +59,14 @@ ADHOC_TOPICS = (
     "Project kickoff", "Grant review", "Telehealth visit", "Lab meeting",
 )  # fmt: skip
 DEVICES = (
-    ("Windows", 40), ("Mac", 25), ("iOS", 11), ("Android", 9), ("Phone", 5), ("Web", 6),
-    ("Linux", 2), ("H.323/SIP", 2),
+    ("Windows", 44), ("Mac", 27), ("iOS", 11), ("Android", 9), ("Phone", 5), ("H.323/SIP", 4),
 )  # fmt: skip
+"""Zoom's ``device`` enum (dashboard participants): Phone, H.323/SIP, Windows, Mac, iOS, Android."""
+WEB_CLIENT = "Web Meeting SDK 2.18"  # the spec's example ``client`` of a participant not on the app
+WEB_SHARE = 0.12  # share of desktop (Windows/Mac) participants who join in the browser
+EMAIL_VISIBLE_SHARE = 0.2
+"""External participants whose email Zoom shows (registered, authenticated, calendar invite: Zoom's
+"email address display rules"); the others get ``""``."""
 LOCATIONS = (
     ("Boston (US)", "United States (VA)"), ("Toronto (CA)", "Canada (TO)"), ("London (GB)", "United Kingdom (LD)"),
     ("Berlin (DE)", "Germany (FR)"), ("São Paulo (BR)", "Brazil (SP)"), ("Sydney (AU)", "Australia (SY)"),
@@ -64,16 +74,21 @@ LOCATIONS = (
 )  # fmt: skip
 NETWORKS = (("Wired", 35), ("Wifi", 50), ("Cellular", 10), ("Others", 5))
 CONNECTIONS = ("UDP", "UDP", "UDP", "TCP", "P2P", "SSL")
+# Zoom's ``leave_reason`` enum (dashboard participants, 2026 spec); ``$name`` is the display name.
 LEAVE_REASONS_FINAL = (
-    "left the meeting.",
+    "$name left the meeting.",
     "Host ended the meeting.",
-    "left the meeting.",
+    "$name left the meeting.",
+    "Unknown reason.",
 )
 LEAVE_REASONS_DROP = (
+    "$name got disconnected from the meeting.",
+    "$name got disconnected from the meeting.",
     "Network connection error.",
-    "Connection lost.",
-    "Client closed unexpectedly.",
 )
+WAITING_ROOM_LEFT = "Leave waiting room."
+WAITING_ROOM_REMOVED = "Removed by host from waiting room."
+WAITING_ROOM_GIVE_UP = 0.05  # share of waiting people who are never admitted
 VIDEO_RECORDING_TYPES = (
     "shared_screen_with_speaker_view",
     "shared_screen_with_gallery_view",
@@ -90,6 +105,7 @@ FILE_EXT = {
     "CC": "VTT",
     "TIMELINE": "JSON",
     "CSV": "CSV",
+    "SUMMARY": "JSON",
 }
 
 
@@ -107,6 +123,7 @@ class Scale:
     basic_users: int = 3
     inactive_users: int = 2
     pending_users: int = 1
+    unassigned_users: int = 1  # type 4 "Unassigned without Meetings Basic": may not host (400/3161)
     bytes_per_minute: int = 20_000  # MP4 size per recorded minute; M4A is 1/8 of it
     big_file_bytes: int = 0  # when > 0, the first recording's first MP4 has exactly this size (benchmarks)
 
@@ -155,14 +172,19 @@ class ZoomUser:
     email: str
     first_name: str
     last_name: str
-    type: int  # 1 basic, 2 licensed
+    type: int  # 1 basic, 2 licensed, 4 unassigned without Meetings Basic
     status: str  # active | inactive | pending
     pmi: int
     dept: str
     timezone: str
-    created_at: datetime
+    created_at: datetime  # when the user was created (Zoom's ``user_created_at``)
     role_id: str
     person_key: str | None = None
+    login_type_created_at: datetime | None = None  # Zoom's ``created_at`` (latest login type)
+
+    @property
+    def may_host(self) -> bool:
+        return self.type in (1, 2)
 
     @property
     def display_name(self) -> str:
@@ -177,6 +199,7 @@ class Person:
     zoom_user_id: str  # "" unless the person is a member of the Zoom account
     connection_id: int
     participant_uuid: str
+    zoom_email_visible: bool = True  # False: Zoom lists them with email "" (external, not authenticated)
 
 
 @dataclass
@@ -248,10 +271,21 @@ class Session:
     video: bool
     shares: bool
     rng_seed: int
+    dropped: bool = False  # the session ended in a disconnect (a rejoin may follow)
+    status: str = "in_meeting"  # in_meeting | in_waiting_room
+    connector: str = ""  # "" (the Zoom app), "rwg" (web client) or "crc" (Cloud Room Connector)
+    browser: str = ""
+
+    @property
+    def in_meeting(self) -> bool:
+        return self.status == "in_meeting"
 
     @property
     def minutes(self) -> list[datetime]:
-        """The minute marks that carry a QoS sample: one per started minute in the meeting, at least one."""
+        """The minute marks that carry a QoS sample: one per started minute in the meeting, at least
+        one; none for a waiting-room stint (no media flows in the waiting room)."""
+        if not self.in_meeting:
+            return []
         first = self.join.replace(second=0)
         n = max(1, int((self.leave - self.join).total_seconds()) // 60)
         return [first + timedelta(minutes=k) for k in range(n)]
@@ -277,6 +311,11 @@ class RecordingFile:
     def has_id(self) -> bool:
         return self.id is not None
 
+    @property
+    def has_play_url(self) -> bool:
+        """Players exist for media and documents, not for TIMELINE or SUMMARY JSON."""
+        return self.has_id and self.file_type not in ("TIMELINE", "SUMMARY")
+
 
 @dataclass
 class Recording:
@@ -291,8 +330,15 @@ class Recording:
 
     @property
     def available_at(self) -> datetime:
-        """Zoom processes a cloud recording for a while after the meeting ends."""
+        """Zoom processes a cloud recording for a while after the meeting ends (listed meanwhile,
+        with empty file types and end times)."""
         return self.meeting.end + timedelta(minutes=20)
+
+    @property
+    def recording_count(self) -> int:
+        """Zoom's ``recording_count``: the files, summaries not counted (a 2024 capture lists six
+        files, two of them SUMMARY, with ``recording_count`` 4)."""
+        return sum(1 for f in self.files if f.file_type != "SUMMARY")
 
 
 @dataclass
@@ -412,6 +458,7 @@ class Account:
             + [("basic", 1, "active")] * sc.basic_users
             + [("inactive", 1, "inactive")] * sc.inactive_users
             + [("pending", 1, "pending")] * sc.pending_users
+            + [("unassigned", 4, "active")] * sc.unassigned_users
         )
         for i, (kind, utype, status) in enumerate(kinds):
             first, last = name_pair()
@@ -442,6 +489,11 @@ class Account:
                     person_key=person.key,
                 )
             )
+            user = self.users[-1]
+            # a third moved to single sign-on later: their latest login type is younger than them
+            migrated = rng.random() < 0.33
+            later = timedelta(days=rng.randint(20, 200), seconds=rng.randint(0, 86399))
+            user.login_type_created_at = user.created_at + later if migrated else user.created_at
         for j in range(sc.students):
             first, last = name_pair()
             guest = rng.random() < 0.15
@@ -455,6 +507,8 @@ class Account:
                     participant_uuid=str(rng.getrandbits(64)),
                 )
             )
+            # not members of the Zoom account: Zoom shows their email only in the exceptions
+            self.persons[-1].zoom_email_visible = not guest and rng.random() < EMAIL_VISIBLE_SHARE
 
     @cached_property
     def hosts(self) -> list[ZoomUser]:
@@ -586,8 +640,10 @@ class Account:
             rng = random.Random(m.rng_seed)
             host_person = self.person_by_key[m.host.person_key or ""]
             people = [host_person, *self._roster_for(m, rng)]
+            waiting_room = m.series.type == 4  # personal rooms keep the waiting room on
             sessions: list[Session] = []
-            spans: list[tuple[Person, datetime, datetime, bool, str]] = []
+            # (person, join, leave, is_host, leave reason, dropped, status)
+            spans: list[tuple[Person, datetime, datetime, bool, str, bool, str]] = []
             for p in people:
                 is_host = p is host_person
                 join = m.start if is_host else m.start + timedelta(seconds=rng.randint(-60, 600))
@@ -595,6 +651,17 @@ class Account:
                 join = max(join, m.start)
                 if leave - join < timedelta(seconds=90):
                     leave = join + timedelta(seconds=90)
+                if waiting_room and not is_host:
+                    # the first join waits to be admitted; a few are never let in
+                    wait = timedelta(seconds=rng.randint(15, 240))
+                    if rng.random() < WAITING_ROOM_GIVE_UP:
+                        reason = WAITING_ROOM_REMOVED if rng.random() < 0.5 else WAITING_ROOM_LEFT
+                        spans.append((p, join, join + wait, False, reason, False, "in_waiting_room"))
+                        continue
+                    spans.append((p, join, join + wait, False, WAITING_ROOM_LEFT, False, "in_waiting_room"))
+                    join = join + wait + timedelta(seconds=rng.randint(1, 3))
+                    if leave - join < timedelta(seconds=90):
+                        leave = join + timedelta(seconds=90)
                 if not is_host and rng.random() < 0.22 and (leave - join) > timedelta(minutes=8):
                     # drop and rejoin one or two times
                     cuts = sorted(
@@ -606,16 +673,20 @@ class Account:
                     for c in cuts:
                         drop = join + timedelta(seconds=c)
                         if drop - t >= timedelta(seconds=60):
-                            spans.append((p, t, drop, False, rng.choice(LEAVE_REASONS_DROP)))
+                            spans.append(
+                                (p, t, drop, False, rng.choice(LEAVE_REASONS_DROP), True, "in_meeting")
+                            )
                             t = drop + timedelta(seconds=rng.randint(20, 150))
                     if leave - t >= timedelta(seconds=60):
-                        spans.append((p, t, leave, False, rng.choice(LEAVE_REASONS_FINAL)))
+                        spans.append(
+                            (p, t, leave, False, rng.choice(LEAVE_REASONS_FINAL), False, "in_meeting")
+                        )
                 else:
                     reason = "Host ended the meeting." if is_host else rng.choice(LEAVE_REASONS_FINAL)
-                    spans.append((p, join, leave, is_host, reason))
+                    spans.append((p, join, leave, is_host, reason, False, "in_meeting"))
             spans.sort(key=lambda s: (s[1], s[0].key))
-            profile_of: dict[str, tuple[str, str, bool, str, tuple[str, str]]] = {}
-            for i, (p, join, leave, is_host, reason) in enumerate(spans):
+            profile_of: dict[str, tuple[str, str, bool, str, tuple[str, str], str]] = {}
+            for i, (p, join, leave, is_host, reason, dropped, status) in enumerate(spans):
                 if p.key not in profile_of:
                     device = _weighted(rng, DEVICES)
                     network = (
@@ -624,20 +695,29 @@ class Account:
                         else _weighted(rng, NETWORKS)
                     )
                     profile = rng.choices(["good", "fair", "bad"], weights=[72, 18, 10])[0]
-                    profile_of[p.key] = (device, network, rng.random() < 0.7, profile, rng.choice(LOCATIONS))
-                device, network, video, profile, (location, dc) = profile_of[p.key]
+                    web = device in ("Windows", "Mac") and rng.random() < WEB_SHARE
+                    connector = "crc" if device == "H.323/SIP" else ("rwg" if web else "")
+                    profile_of[p.key] = (
+                        device,
+                        network,
+                        rng.random() < 0.7,
+                        profile,
+                        rng.choice(LOCATIONS),
+                        connector,
+                    )
+                device, network, video, profile, (location, dc), connector = profile_of[p.key]
                 if device == "Phone":
-                    network, video = "PSTN", False
+                    network, video = "Others", False  # the spec's network_type enum has no PSTN
                 os_name, os_version, client = {
                     "Windows": ("Windows", "10.0.22631", "Windows"),
                     "Mac": ("Mac", "14.6.1", "Mac"),
                     "iOS": ("iOS", "17.5", "iOS"),
                     "Android": ("Android", "14", "Android"),
                     "Phone": ("", "", "Phone"),
-                    "Web": ("Windows", "10.0.19045", "Web"),
-                    "Linux": ("Linux", "6.8", "Linux"),
                     "H.323/SIP": ("", "", "H.323/SIP"),
                 }[device]
+                if connector == "rwg":
+                    client = WEB_CLIENT
                 sessions.append(
                     Session(
                         meeting=m,
@@ -659,19 +739,32 @@ class Account:
                         data_center=dc,
                         network_type=network,
                         connection_type=rng.choice(CONNECTIONS),
-                        leave_reason=f"{p.name} {reason}" if "left" in reason else reason,
+                        leave_reason=reason.replace("$name", p.name),
                         profile=profile,
                         video=video,
-                        shares=(is_host and rng.random() < 0.6) or rng.random() < 0.05,
+                        shares=status == "in_meeting"
+                        and ((is_host and rng.random() < 0.6) or rng.random() < 0.05),
                         rng_seed=rng.getrandbits(48),
+                        dropped=dropped,
+                        status=status,
+                        connector=connector,
+                        browser="Chrome" if connector == "rwg" else "",
                     )
                 )
             self.sessions[m.uuid] = sessions
 
     # ------------------------------------------------------------------ QoS
     def qos(self, s: Session) -> list[dict]:
-        """Per-minute QoS samples of one session, exactly as Zoom formats them (strings with units)."""
+        """Per-minute QoS samples of one session, exactly as Zoom formats them (strings with units).
+
+        A web-client (``rwg``) or Cloud Room Connector (``crc``) participant's streams come in the
+        ``<kind>_device_from_<c>`` (sent) / ``<kind>_device_to_<c>`` (received) blocks instead of
+        ``*_input`` / ``*_output``. Wi-Fi participants also get ``wifi_rssi`` (integers, dBm), app
+        users on a computer ``cpu_pressure_level``.
+        """
         rng = random.Random(s.rng_seed)
+        extra = random.Random(f"qos-extra:{s.rng_seed}")  # the newer blocks: not to perturb the rest
+        desktop_app = s.device in ("Windows", "Mac") and not s.connector
         out = []
         audio_only = s.device in ("Phone",)
         m = s.meeting
@@ -704,6 +797,26 @@ class Account:
                     "system_max_cpu_usage": f"{min(100, cpu + rng.randint(10, 30))}%",
                 }
             )
+            if s.connector:
+                for stream in STREAMS:
+                    sample[connector_block(stream, s.connector)] = sample.pop(stream)
+            if desktop_app:
+                levels = ("normal", "fair", "serious", "critical")
+                low = 0 if cpu < 60 else 1
+                high = min(3, low + (2 if bad_minute else extra.randint(0, 1)))
+                sample["cpu_pressure_level"] = {
+                    "system_min_cpu_pressure_level": levels[low],
+                    "system_avg_cpu_pressure_level": levels[(low + high) // 2],
+                    "system_max_cpu_pressure_level": levels[high],
+                }
+            if s.network_type == "Wifi":
+                avg = extra.randint(-80, -45) - (10 if bad_minute else 0)
+                sample["wifi_rssi"] = {
+                    "max_rssi": avg + extra.randint(0, 8),
+                    "avg_rssi": avg,
+                    "min_rssi": avg - extra.randint(0, 12),
+                    "rssi_unit": "dBm",
+                }
             out.append(sample)
         return out
 
@@ -731,12 +844,18 @@ class Account:
                 add("M4A", "audio_only", int(minutes * sc.bytes_per_minute / 8))
             if rng.random() < 0.5:
                 add("CHAT", "chat_file", rng.randint(500, 20_000))
-            if rng.random() < 0.4:
+            transcript = rng.random() < 0.4
+            if transcript:
                 add("TRANSCRIPT", "audio_transcript", rng.randint(2_000, 60_000))
             if rng.random() < 0.25:
                 add("CC", None, rng.randint(2_000, 60_000), False)
             if rng.random() < 0.3:
-                add("TIMELINE", None, rng.randint(1_000, 10_000), False)
+                # real payloads have both: TIMELINE with id, size, status and type (2024 captures)
+                # and without them (the 2022 spec's note)
+                with_id = rng.random() < 0.5
+                add("TIMELINE", "timeline" if with_id else None, rng.randint(1_000, 10_000), with_id)
+            if transcript and rng.random() < 0.6:
+                add("SUMMARY", "summary", rng.randint(2_000, 8_000))
             if rng.random() < 0.05:
                 add("CSV", "poll", rng.randint(200, 3_000))
             protected = rng.random() < 0.4
@@ -983,7 +1102,7 @@ class Account:
             sessions = self.sessions[event.meeting.uuid]
             cutoff = event.meeting.start + (event.meeting.end - event.meeting.start) * 0.6
             for s in sessions:
-                if not final and s.leave > cutoff:
+                if not s.in_meeting or (not final and s.leave > cutoff):
                     continue
                 rows.append(
                     {
@@ -1042,6 +1161,12 @@ class Account:
         for chunk in Account.content_chunks(size, content_seed):
             h.update(chunk)
         return h.hexdigest()
+
+
+def connector_block(stream: str, connector: str) -> str:
+    """``audio_input`` + ``rwg`` -> ``audio_device_from_rwg``; ``as_output`` + ``crc`` -> ``as_device_to_crc``."""
+    kind, way = stream.split("_")
+    return f"{kind}_device_{'from' if way == 'input' else 'to'}_{connector}"
 
 
 def _add_file(

@@ -6,10 +6,13 @@ Every knob can be set from the CLI (``python -m pipelines sandbox serve --p429 0
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field, fields
 
+from pipelines import clock
 from pipelines.sandbox.account import Scale
+from pipelines.sandbox.profiles import Profile
 
 # Fixed, public test credentials of the sandbox. They are not secrets: they only open the sandbox.
 SANDBOX_ACCOUNT_ID = "sandbox-account-0001"
@@ -57,6 +60,10 @@ class Faults:
     token_lifetime: int = 3599  # access token lifetime in seconds
     page_token_lifetime: int = 900  # next_page_token lifetime in seconds (Zoom: 15 minutes)
     clock_offset: int = 0  # seconds added to the sandbox clock (negative: the past)
+    # Headers of a daily-cap 429: "full" (X-RateLimit-Type: Daily-limit + ISO Retry-After, what Zoom
+    # sends since its changelog added them), "retry-after" (ISO Retry-After only) or "none" (only
+    # category/limit/remaining, as users captured it in 2020-2021)
+    daily_limit_headers: str = "full"
     enforce_rate_limits: bool = True
     fault_seed: int = 7
 
@@ -67,6 +74,17 @@ class Faults:
                 raise ValueError(f"unknown fault knob {key!r}; known: {', '.join(names)}")
             current = getattr(self, key)
             setattr(self, key, type(current)(value) if not isinstance(current, bool) else _as_bool(value))
+
+
+def default_clock_base(config: SandboxConfig | None = None) -> dt.datetime:
+    """Where a sandbox clock starts: the configured ``now``, else ``SANDBOX_NOW``/``MW_NOW``, else
+    today 00:00 UTC (real time)."""
+    if config is not None and config.now is not None:
+        return config.now
+    pinned = clock.pinned("SANDBOX_NOW") or clock.pinned()
+    if pinned is not None:
+        return pinned
+    return dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _as_bool(value: object) -> bool:
@@ -87,6 +105,11 @@ class SandboxConfig:
     attendance_final_after: int = 24 * 3600  # MEETS: attendance final a full day after the event
     zoom_attendance_daily_limit: int = 2000  # MEETS: Zoom attendance look-ups per day
     bad_inputs: list = field(default_factory=list)  # record mutations (see pipelines/sandbox/bad_inputs.py)
+    # Where the frozen clock starts: ``SANDBOX_NOW``, else ``MW_NOW`` (the project's pinned clock),
+    # else today 00:00 UTC. The generated account's history ends there, so pinning it pins the account.
+    now: dt.datetime | None = None
+    # how records are served: full, or sparse / with emptied entities (see profiles.py)
+    profile: Profile = field(default_factory=Profile)
 
     @classmethod
     def from_env(cls, **overrides: object) -> SandboxConfig:
@@ -97,12 +120,16 @@ class SandboxConfig:
             cfg.seed = int(env["SANDBOX_SEED"])
         if "SANDBOX_SCALE" in env:
             cfg.scale = Scale.named(env["SANDBOX_SCALE"])
+        pinned = clock.pinned("SANDBOX_NOW") or clock.pinned()
+        if pinned is not None:
+            cfg.now = pinned
         if "SANDBOX_PLAN" in env:
             cfg.plan = env["SANDBOX_PLAN"]
         if env.get("SANDBOX_BAD_INPUTS"):
             from pipelines.sandbox.bad_inputs import load_corpus
 
             cfg.bad_inputs = load_corpus(env["SANDBOX_BAD_INPUTS"])
+        cfg.profile = Profile.from_env(cfg.seed)
         for f in fields(Faults):
             key = f"SANDBOX_{f.name.upper()}"
             if key in env:
@@ -112,6 +139,8 @@ class SandboxConfig:
                 continue
             if hasattr(cfg.faults, key):
                 cfg.faults.update({key: value})
+            elif key == "now" and isinstance(value, str):
+                cfg.now = clock.parse_instant(value, "now")
             else:
                 setattr(cfg, key, value)
         if cfg.plan not in PLANS:

@@ -62,7 +62,8 @@ def token(req: Request, state: SandboxState, base_url: str) -> Response:
     if req.method != "POST":
         return _oauth_error(405, "Method not allowed", "invalid_request")
     if not _client_ok(req):
-        return _oauth_error(401, "Invalid client_id or client_secret", "invalid_client")
+        # HTTP 400, as real token endpoints answer (captured in public issue threads, 2023)
+        return _oauth_error(400, "Invalid client_id or client_secret", "invalid_client")
     grant = req.arg("grant_type")
     if grant == "account_credentials":
         if req.arg("account_id") != SANDBOX_ACCOUNT_ID:
@@ -93,7 +94,7 @@ def token(req: Request, state: SandboxState, base_url: str) -> Response:
         refresh = state.mint_refresh_token(grant_id)
         tok = state.mint_access_token("user", grant_id)
         return json_response(200, _token_body(state, tok.value, refresh, base_url))
-    return _oauth_error(400, "Unsupported grant type", "unsupported_grant_type")
+    return _oauth_error(400, "unsupported grant type", "unsupported_grant_type")
 
 
 def authorize(req: Request, state: SandboxState) -> Response:

@@ -159,6 +159,7 @@ class SandboxServer:
             "seed": self.config.seed,
             "clock": self.state.now().isoformat(),
             "start_date": self.state.account.start_date.isoformat(),
+            "profile": self.config.profile.as_dict(),
         }
 
     # ------------------------------------------------------------------ dispatch
@@ -209,7 +210,9 @@ class SandboxServer:
 
         def run() -> Response:
             resp = self.state.bad_inputs.apply(
-                route.endpoint, req, route.handler(req, self.state, match, tok)
+                route.endpoint,
+                req,
+                self.config.profile.apply(route.endpoint, route.handler(req, self.state, match, tok)),
             )
             for k, v in rl_headers.items():
                 resp.headers.setdefault(k, v)
@@ -234,7 +237,9 @@ class SandboxServer:
             req,
             "meets",
             lambda: self.state.bad_inputs.apply(
-                f"meets/{function}", req, meets_api.handle(req, self.state, function)
+                f"meets/{function}",
+                req,
+                self.config.profile.apply(f"meets/{function}", meets_api.handle(req, self.state, function)),
             ),
             json_kind="meets",
         )

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipelines.sandbox.account import Account
 from pipelines.sandbox.bad_inputs import BadInputs
-from pipelines.sandbox.config import PLANS, SandboxConfig
+from pipelines.sandbox.config import PLANS, SandboxConfig, default_clock_base
 
 CATEGORY_LABEL = {
     "light": "Light",
@@ -75,7 +75,7 @@ class SandboxState:
         self.config = config
         self.lock = threading.RLock()
         if clock_base is None:
-            clock_base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            clock_base = default_clock_base(config)
         self.clock_base = clock_base
         self.account = account or Account(
             config.seed, config.scale, start_date=clock_base.date() - timedelta(days=config.scale.days)
@@ -191,13 +191,12 @@ class SandboxState:
                 return True, headers, None
             if day_limit and used >= day_limit:
                 reset = datetime.combine(self.now().date() + timedelta(days=1), datetime.min.time(), UTC)
-                headers.update(
-                    {
-                        "X-RateLimit-Type": "Daily-limit",
-                        "X-RateLimit-Remaining": "0",
-                        "Retry-After": reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    }
-                )
+                headers["X-RateLimit-Remaining"] = "0"
+                form = self.config.faults.daily_limit_headers
+                if form == "full":
+                    headers["X-RateLimit-Type"] = "Daily-limit"
+                if form in ("full", "retry-after"):
+                    headers["Retry-After"] = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
                 self.counters.rejected_429[category] += 1
                 return False, headers, "Daily-limit"
             per_second = plan["per_second"].get(category)

@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.sandbox.account import STREAM_KIND, STREAMS, Account
+from pipelines.sandbox.account import STREAM_KIND, STREAMS, Account, connector_block
 
 THRESHOLDS_CSV = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "qos_thresholds.csv"
 COMPARATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -44,8 +44,16 @@ def _number(text: str) -> float | None:
     return float(num)
 
 
+def _block(sample: dict, stream: str) -> dict:
+    """A stream's block: the classic one, else its web-client or room-connector counterpart."""
+    for name in (stream, connector_block(stream, "rwg"), connector_block(stream, "crc")):
+        if name in sample:
+            return sample[name]
+    return {}
+
+
 def _measure(sample: dict, stream: str, metric: str) -> float | None:
-    block = sample[stream]
+    block = _block(sample, stream)
     value = _number(block.get(metric, ""))
     if value is None:
         return None
@@ -65,7 +73,8 @@ def compute_truth(
     thresholds = thresholds if thresholds is not None else load_thresholds()
     now = now.astimezone(UTC)
     past = [m for m in account.meetings if m.end <= now]
-    sessions = [s for m in past for s in account.sessions[m.uuid]]
+    listed = [s for m in past for s in account.sessions[m.uuid]]  # what the participants API lists
+    sessions = [s for s in listed if s.in_meeting]  # attendance: waiting-room stints excluded
     recordings = [r for r in account.recordings if r.available_at <= now]
     live_recs = [r for r in recordings if r.trashed_at is None or r.trashed_at > now]
     trash_recs = [r for r in recordings if r.trashed_at is not None and r.trashed_at <= now]
@@ -74,7 +83,9 @@ def compute_truth(
     per_meeting: dict[str, dict] = {}
     qos_rows = 0
     for m in past:
-        ms = account.sessions[m.uuid]
+        all_rows = account.sessions[m.uuid]
+        ms = [s for s in all_rows if s.in_meeting]
+        waiting = [s for s in all_rows if not s.in_meeting]
         stats: dict[str, dict[str, list[int]]] = {}
         kind_stats: dict[str, dict[str, list[int]]] = {}
         for s in ms:
@@ -103,6 +114,10 @@ def compute_truth(
         people = {s.person.key for s in ms}
         per_meeting[m.uuid] = {
             "sessions": len(ms),
+            "listed_sessions": len(all_rows),
+            "waiting_room_sessions": len(waiting),
+            "waiting_room_seconds": sum(int((s.leave - s.join).total_seconds()) for s in waiting),
+            "dropped_sessions": sum(1 for s in ms if s.dropped),
             "distinct_people": len(people),
             "qos_minutes": sum(len(s.minutes) for s in ms),
             "by_stream": _proportions(stats),
@@ -129,6 +144,8 @@ def compute_truth(
         "zoom": {
             "users": len(account.users),
             "users_by_status": dict(by_status),
+            "users_without_id": sum(1 for u in account.users if u.status == "pending"),
+            "users_not_hosting": sum(1 for u in account.users if u.status != "pending" and not u.may_host),
             "active_hosts": len({m.host.id for m in past}),
             "meeting_series_listed": sum(1 for s in account.series if s.listed),
             "meetings": len(past),
@@ -136,6 +153,16 @@ def compute_truth(
                 1 for m in past if m.uuid.startswith("/") or "//" in m.uuid
             ),
             "participant_sessions": len(sessions),
+            "participant_sessions_listed": len(listed),
+            "waiting_room_sessions": len(listed) - len(sessions),
+            "dropped_sessions": sum(1 for s in sessions if s.dropped),
+            "web_client_sessions": sum(1 for s in sessions if s.connector == "rwg"),
+            "room_connector_sessions": sum(1 for s in sessions if s.connector == "crc"),
+            "sessions_with_email_shown": sum(
+                1
+                for s in sessions
+                if s.person.email and (s.person.zoom_user_id or s.person.zoom_email_visible)
+            ),
             "distinct_people": len({(s.meeting.uuid, s.person.key) for s in sessions}),
             "qos_participant_minutes": qos_rows,
             "recordings": len(live_recs),
@@ -143,6 +170,7 @@ def compute_truth(
             "recording_files": sum(len(r.files) for r in live_recs),
             "recording_files_in_trash": sum(len(r.files) for r in trash_recs),
             "recording_files_by_type": dict(Counter(f.file_type for r in live_recs for f in r.files)),
+            "recording_files_with_size": sum(1 for r in recordings for f in r.files if f.has_id),
             "recording_bytes": sum(f.size for r in live_recs for f in r.files),
             "passcode_protected_recordings": sum(1 for r in live_recs if r.passcode),
         },

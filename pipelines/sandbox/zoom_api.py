@@ -87,6 +87,10 @@ PASSCODE_MESSAGE = (
     "or the meeting's download_access_token."
 )
 RECORDING_MISSING_MESSAGE = "This recording does not exist."
+HOSTING_NOT_ALLOWED_CODE = 3161
+HOSTING_NOT_ALLOWED_MESSAGE = (
+    "Meeting hosting and scheduling capabilities are not allowed for your user account."
+)
 
 CONTENT_TYPES = {
     "MP4": "video/mp4",
@@ -96,6 +100,7 @@ CONTENT_TYPES = {
     "CC": "text/vtt",
     "TIMELINE": "application/json",
     "CSV": "text/csv",
+    "SUMMARY": "application/json",
 }
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RANGE_RE = re.compile(r"bytes=(\d+)-(\d*)")
@@ -142,10 +147,10 @@ class _Index:
         self._people: dict[str, int] = {}
 
     def people(self, m: Meeting) -> int:
-        """Distinct people (not sessions) in a meeting."""
+        """Distinct people (not sessions) in a meeting; waiting-room stints do not count."""
         n = self._people.get(m.uuid)
         if n is None:
-            n = len({s.person.key for s in self.account.sessions[m.uuid]})
+            n = len({s.person.key for s in self.account.sessions[m.uuid] if s.in_meeting})
             self._people[m.uuid] = n
         return n
 
@@ -379,25 +384,26 @@ def _last_login(idx: _Index, u: ZoomUser, now: datetime) -> datetime:
 
 def _user_item(idx: _Index, u: ZoomUser, now: datetime, include: set[str]) -> dict:
     h = _hash_int("client", u.id)
-    item: dict = {
-        "id": u.id,
-        "email": u.email,
-        "type": u.type,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-        "display_name": u.display_name,
-        "status": u.status,
-        "role_id": u.role_id,
-        "dept": u.dept,
-        "timezone": u.timezone,
-        "pmi": u.pmi,
-        "verified": 0 if u.status == "pending" else 1,
-        "created_at": iso(u.created_at),
-        "user_created_at": iso(u.created_at),
-        "language": "en-US",
-        "group_ids": [],
-        "im_group_ids": [],
-    }
+    item: dict = {"id": u.id} if u.status != "pending" else {}  # spec: no id for pending users
+    item.update(
+        {
+            "email": u.email,
+            "type": u.type,
+            "first_name": u.first_name,
+            "last_name": u.last_name,
+            "display_name": u.display_name,
+            "status": u.status,
+            "role_id": u.role_id,
+            "dept": u.dept,
+            "timezone": u.timezone,
+            "pmi": u.pmi,
+            "verified": 0 if u.status == "pending" else 1,
+            "created_at": iso(u.login_type_created_at or u.created_at),  # latest login type (2026)
+            "user_created_at": iso(u.created_at),
+            "group_ids": [],
+            "im_group_ids": [],
+        }
+    )
     if u.status != "pending":  # pending users never signed in
         item["last_login_time"] = iso(_last_login(idx, u, now))
         item["last_client_version"] = (
@@ -459,6 +465,7 @@ def _series_item(idx: _Index, s: Series) -> dict:
             "timezone": s.timezone,
             "created_at": iso(s.created_at),
             "join_url": f"{JOIN_BASE}{s.id}",
+            "agenda": f"{s.topic}: weekly session" if s.type == 8 else "",
         }
     )
     return item
@@ -473,6 +480,8 @@ def list_user_meetings(
     kind = req.arg("type") or "scheduled"
     if kind not in ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings"):
         return _bad(f"Invalid field: type {kind!r}.")
+    if not user.may_host:  # the 2022 spec's documented 400 for users without hosting rights
+        return zoom_error(400, HOSTING_NOT_ALLOWED_CODE, HOSTING_NOT_ALLOWED_MESSAGE)
     idx, now = _index(state), state.now()
     series = [s for s in idx.host_series.get(user.id, []) if s.created_at <= now]
     if kind == "live":
@@ -542,7 +551,7 @@ def report_users(req: Request, state: SandboxState, match: re.Match[str], token:
             continue
         row = stats.setdefault(m.host.id, [0, 0, 0])
         row[0] += 1
-        row[1] += len(state.account.sessions[m.uuid])
+        row[1] += sum(1 for s in state.account.sessions[m.uuid] if s.in_meeting)
         row[2] += _minutes(m.duration_seconds)
     if kind == "active":
         users = [u for u in state.account.users if u.id in stats]
@@ -577,7 +586,7 @@ def report_users(req: Request, state: SandboxState, match: re.Match[str], token:
 
 # ----------------------------------------------------------------------------- dashboard
 def _dashboard_item(state: SandboxState, m: Meeting, now: datetime) -> dict:
-    sessions = [s for s in state.account.sessions[m.uuid] if s.join <= now]
+    sessions = [s for s in state.account.sessions[m.uuid] if s.join <= now and s.in_meeting]
     rec = state.account.recording_by_uuid.get(m.uuid)
     live = not _is_past(m, now)
     video_profiles = [s.profile for s in sessions if s.video and s.device != "Phone"]
@@ -614,9 +623,20 @@ def _dashboard_item(state: SandboxState, m: Meeting, now: datetime) -> dict:
             "custom_keys": [],
             "tracking_fields": [],
             "session_key": "",
+            "has_poll": False,
+            "has_qa": False,
+            "has_survey": False,
+            "avg_jointime_cost": round(sum(_jointime_cost(s) for s in sessions) / len(sessions), 2)
+            if sessions
+            else 0.0,
         }
     )
     return item
+
+
+def _jointime_cost(s: Session) -> float:
+    """Seconds the client took to join (the dashboard's ``total_jointime_cost``), stable per session."""
+    return round(1.5 + (_hash_int("join", s.meeting.uuid, s.user_id) % 600) / 100, 2)
 
 
 def list_dashboard_meetings(
@@ -660,6 +680,8 @@ def get_dashboard_meeting(
     if isinstance(m, Response):
         return m
     item = _dashboard_item(state, m, now)
+    for key in ("audio_quality", "video_quality", "screen_share_quality", "session_key", "tracking_fields"):
+        item.pop(key, None)  # in the list's items, not in the detail's published schema
     item["in_room_participants"] = 0
     item["has_meeting_summary"] = False
     return json_response(200, item)
@@ -695,15 +717,22 @@ def _devices(s: Session) -> dict:
     return {"microphone": mic, "speaker": spk, "camera": "Integrated Camera" if s.video else ""}
 
 
+def shown_email(s: Session) -> str:
+    """Zoom's email display rule: account members' emails are shown, external participants' only
+    in the documented exceptions (registered, authenticated...), else ``""``."""
+    p = s.person
+    return p.email if (p.zoom_user_id or p.zoom_email_visible) else ""
+
+
 def _participant_item(s: Session, now: datetime) -> dict:
     m = s.meeting
     item: dict = {
-        "id": s.person.zoom_user_id,
+        "id": s.person.zoom_user_id,  # deprecated by Zoom in favour of participant_user_id
         "user_id": s.user_id,
         "participant_user_id": s.person.zoom_user_id,
         "participant_uuid": s.person.participant_uuid,
         "user_name": s.person.name,
-        "email": s.person.email,
+        "email": shown_email(s),
         "registrant_id": "",
         "join_time": iso(s.join),
     }
@@ -712,18 +741,19 @@ def _participant_item(s: Session, now: datetime) -> dict:
         item["leave_reason"] = s.leave_reason
     item.update(
         {
-            "status": "in_meeting",
+            "status": s.status,
             "role": "host" if s.is_host else "attendee",
             "device": s.device,
             "os": s.os,
             "os_version": s.os_version,
+            **_browser(s),
             "client": s.client,
             "version": s.version,
             "ip_address": s.ip_address,
-            "internal_ip_addresses": [],
+            "internal_ip_addresses": _internal_ips(s),
             "location": s.location,
             "data_center": s.data_center,
-            "full_data_center": f"{s.data_center} (Zoom Meetings)",
+            "full_data_center": f"{s.data_center};",  # the spec's example: "United States (SC Top);"
             "network_type": s.network_type,
             "connection_type": s.connection_type,
             **_machine(s),
@@ -736,19 +766,58 @@ def _participant_item(s: Session, now: datetime) -> dict:
             "share_whiteboard": False,
             "recording": s.is_host and m.has_recording,
             "has_archiving": False,
+            "optional_archiving": "no optional archiving",
             "in_room_participants": 0,
             "bo_mtg_id": "",
-            "audio_call": [],
+            "audio_call": _audio_call(s),
             "customer_key": "",
             "groupId": "",
+            "total_jointime_cost": _jointime_cost(s),
+            **_connection_details(s),
         }
     )
     return item
 
 
+def _internal_ips(s: Session) -> list[str]:
+    """The computer's LAN address(es): app users on a computer only."""
+    if s.device not in ("Windows", "Mac") or s.connector:
+        return []
+    h = _hash_int("lan", s.person.key)
+    return [f"192.168.{h % 250}.{(h >> 8) % 250 + 2}"]
+
+
+def _audio_call(s: Session) -> list[dict]:
+    """Dial-in details of a phone participant (the spec's ``audio_call`` items)."""
+    if s.device != "Phone":
+        return []
+    return [{"call_number": f"+1617555{_hash_int('pstn', s.person.key) % 10000:04d}", "call_type": "call-in",
+             "zoom_number": "+16465588656"}]  # fmt: skip
+
+
+def _connection_details(s: Session) -> dict:
+    """Per-stream connection types, SIP URIs of room systems, device names of phones and tablets."""
+    out: dict = {}
+    if s.video:
+        out["video_connection_type"] = s.connection_type
+    if s.shares:
+        out["as_connection_type"] = s.connection_type
+    if s.device == "H.323/SIP":
+        out["sip_uri"] = f"room-{_hash_int('sip', s.person.key) % 1000}@rooms.university.example.edu"
+        out["from_sip_uri"] = out["sip_uri"]
+    if s.device in ("iOS", "Android"):
+        out["device_name"] = "iPhone 15" if s.device == "iOS" else "Pixel 8"
+    return out
+
+
+def _browser(s: Session) -> dict:
+    """``browser_name`` / ``browser_version``: participants who joined in the browser only."""
+    return {"browser_name": s.browser, "browser_version": "133"} if s.browser else {}
+
+
 def _meeting_sessions(
     req: Request, state: SandboxState, match: re.Match[str]
-) -> tuple[list[Session], datetime] | Response:
+) -> tuple[list[Session], datetime, Meeting] | Response:
     kind = _meeting_type(req.arg("type"))
     if isinstance(kind, Response):
         return kind
@@ -756,7 +825,7 @@ def _meeting_sessions(
     m = _resolve_instance(state, match["mid"], _dashboard_accept(kind, now))
     if isinstance(m, Response):
         return m
-    return [s for s in state.account.sessions[m.uuid] if s.join <= now], now
+    return [s for s in state.account.sessions[m.uuid] if s.join <= now], now, m
 
 
 def list_dashboard_participants(
@@ -766,23 +835,30 @@ def list_dashboard_participants(
     found = _meeting_sessions(req, state, match)
     if isinstance(found, Response):
         return found
-    sessions, now = found
+    sessions, now, m = found
     page = _paginate(req, state, sessions)
     if isinstance(page, Response):
         return page
     return json_response(
-        200, {**page.keys(), "participants": [_participant_item(s, now) for s in page.items]}
+        200,
+        {
+            **page.keys(),
+            "meeting_number": str(m.id),
+            "participants": [_participant_item(s, now) for s in page.items],
+        },
     )
 
 
 def list_dashboard_qos(
     req: Request, state: SandboxState, match: re.Match[str], token: AccessToken
 ) -> Response:
-    """Per-minute QoS per session; page_size default 1, max 10. QoS is generated per page only."""
+    """Per-minute QoS per session; page_size default 1, max 10. QoS is generated per page only.
+    Waiting-room stints are not listed: nothing flows in the waiting room."""
     found = _meeting_sessions(req, state, match)
     if isinstance(found, Response):
         return found
-    sessions, now = found
+    sessions, now, m = found
+    sessions = [s for s in sessions if s.in_meeting]
     page = _paginate(req, state, sessions, QOS_DEFAULT_PAGE_SIZE, QOS_MAX_PAGE_SIZE)
     if isinstance(page, Response):
         return page
@@ -792,13 +868,33 @@ def list_dashboard_qos(
             "id": s.person.zoom_user_id,
             "user_id": s.user_id,
             "user_name": s.person.name,
+            "email": shown_email(s),
+            "participant_uuid": s.person.participant_uuid,
             "device": s.device,
+            "os": s.os,
+            "os_version": s.os_version,
+            **_browser(s),
             "client": s.client,
             "version": s.version,
             "ip_address": s.ip_address,
-            "internal_ip_addresses": [],
+            "internal_ip_addresses": _internal_ips(s),
             "location": s.location,
+            "network_type": s.network_type,
+            "connection_type": s.connection_type,
+            "data_center": s.data_center,
+            "full_data_center": f"{s.data_center};",
             **_machine(s),
+            **{k: v for k, v in _connection_details(s).items() if not k.endswith("sip_uri")},
+            "share_application": False,
+            "share_desktop": s.shares,
+            "share_whiteboard": False,
+            "recording": s.is_host and s.meeting.has_recording,
+            "has_archiving": False,
+            "optional_archiving": "no optional archiving",
+            "groupId": "",
+            "health": {"good": "Good", "fair": "Warning", "bad": "Critical"}[s.profile],
+            "issue_list": ["High network latency"] if s.profile == "bad" else [],
+            "total_jointime_cost": _jointime_cost(s),
             "join_time": iso(s.join),
         }
         if s.leave <= now:
@@ -808,7 +904,7 @@ def list_dashboard_qos(
             qos = [q for q in qos if q["date_time"] < iso(now)]
         item["user_qos"] = qos
         out.append(item)
-    return json_response(200, {**page.keys(), "participants": out})
+    return json_response(200, {**page.keys(), "meeting_number": str(m.id), "participants": out})
 
 
 # ----------------------------------------------------------------------------- past meetings
@@ -817,7 +913,7 @@ def get_past_meeting(req: Request, state: SandboxState, match: re.Match[str], to
     m = _resolve_instance(state, match["mid"], lambda x: _is_past(x, now))
     if isinstance(m, Response):
         return m
-    sessions = state.account.sessions[m.uuid]
+    sessions = [s for s in state.account.sessions[m.uuid] if s.in_meeting]
     body = {
         "uuid": m.uuid,
         "id": m.id,
@@ -877,8 +973,9 @@ def _file_item(f: RecordingFile, base: str, deleted: datetime | None) -> dict:
             "file_extension": f.file_extension,
         }
     )
-    if f.has_id:  # CC and TIMELINE files carry no id, status, file_size, recording_type or play_url
+    if f.has_id:  # CC (and some TIMELINE) files carry no id, status, file_size or recording_type
         item["file_size"] = f.size
+    if f.has_play_url:
         item["play_url"] = f"{PLAY_BASE}{f.key}"
     item["download_url"] = f"{base}/rec/download/{f.key}"
     if f.has_id:
@@ -903,7 +1000,7 @@ def _recording_item(rec: Recording, base: str, trash: bool) -> dict:
         "timezone": m.series.timezone,
         "duration": _minutes(m.duration_seconds),
         "total_size": sum(f.size for f in rec.files),
-        "recording_count": len(rec.files),
+        "recording_count": rec.recording_count,
         "share_url": rec.share_url,
     }
     if rec.passcode:
@@ -913,6 +1010,45 @@ def _recording_item(rec: Recording, base: str, trash: bool) -> dict:
         item["auto_delete_date"] = rec.auto_delete_date.isoformat()
     item["recording_files"] = [_file_item(f, base, deleted) for f in rec.files]
     return item
+
+
+def _processing_item(rec: Recording, base: str) -> dict:
+    """A recording Zoom is still processing, as a 2021 capture shows it: listed already, with no
+    size, ``recording_count`` 0 and one file whose type, extension and end are empty."""
+    m = rec.meeting
+    f = next((x for x in rec.files if x.has_id), rec.files[0])
+    return {
+        "uuid": m.uuid,
+        "id": m.id,
+        "account_id": SANDBOX_ACCOUNT_ID,
+        "host_id": m.host.id,
+        "topic": m.topic,
+        "type": m.type,
+        "start_time": iso(m.start),
+        "timezone": m.series.timezone,
+        "duration": _minutes(m.duration_seconds),
+        "total_size": 0,
+        "recording_count": 0,
+        "share_url": rec.share_url,
+        "recording_files": [
+            {
+                "id": f.id or _uuid_from(f.key),
+                "meeting_id": f.meeting_uuid,
+                "recording_start": iso(f.recording_start),
+                "recording_end": "",
+                "file_type": "",
+                "file_extension": "",
+                "file_size": 0,
+                "play_url": f"{PLAY_BASE}{f.key}",
+                "download_url": f"{base}/rec/download/{f.key}",
+            }
+        ],
+    }
+
+
+def _uuid_from(key: str) -> str:
+    h = hashlib.sha256(key.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def list_user_recordings(
@@ -958,14 +1094,21 @@ def list_user_recordings(
         recs = [
             r
             for r in mine
-            if first <= r.meeting.start.date() <= last and recording_visibility(r, now) == "available"
+            if first <= r.meeting.start.date() <= last
+            and r.meeting.start <= now
+            and recording_visibility(r, now) in ("available", "processing")
         ]
     page = _paginate(req, state, recs)
     if isinstance(page, Response):
         return page
     base = _base_url(req, state)
     body = {"from": first.isoformat(), "to": last.isoformat(), **page.keys()}
-    body["meetings"] = [_recording_item(r, base, trash) for r in page.items]
+    body["meetings"] = [
+        _processing_item(r, base)
+        if recording_visibility(r, now) == "processing"
+        else _recording_item(r, base, trash)
+        for r in page.items
+    ]
     return json_response(200, body)
 
 

@@ -33,18 +33,31 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dlt
-from dlt.common.schema.typing import TTableSchemaColumns
 
+from pipelines import clock
 from pipelines import quarantine as q
 from pipelines.api_client import HEAVY, MEDIUM, ApiError, NotFound, RateBudgetExceeded
 from pipelines.zoom.client import (
     USER_STATUSES,
     ZoomClient,
     earliest_allowed_date,
+    is_hosting_not_allowed,
     month_start,
     month_windows,
 )
 from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp
+from pipelines.zoom.schema import (
+    ACTIVE_HOSTS_COLUMNS,
+    MEETINGS_COLUMNS,
+    RECORDING_FILES_COLUMNS,
+    RECORDINGS_COLUMNS,
+    SERIES_COLUMNS,
+    SESSIONS_COLUMNS,
+    TABLES,
+    USERS_COLUMNS,
+    _text,
+    _ts,
+)
 
 log = logging.getLogger("pipelines.zoom")
 
@@ -73,128 +86,29 @@ SECRET_KEYS = frozenset(
 _SECRET_QUERY_PARAMS = ("pwd", "passcode", "password", "token", "access_token", "tk", "zak")
 
 
-def _ts(nullable: bool = True) -> dict[str, Any]:
-    return {"data_type": "timestamp", "timezone": True, "nullable": nullable}
+# ----------------------------------------------------------------------------- tables
+def table_hints(table: str) -> Any:
+    """dlt hints of one ``zoom_raw`` table (:mod:`pipelines.zoom.schema`): merge on its key, typed columns."""
+    spec = TABLES[table]
+    return dlt.mark.make_hints(
+        table_name=table, write_disposition="merge", primary_key=spec["primary_key"], columns=spec["columns"]
+    )
 
 
-def _text(nullable: bool = True) -> dict[str, Any]:
-    return {"data_type": "text", "nullable": nullable}
+def to_table(table: str, rows: Any) -> Any:
+    """Mark ``rows`` (a page, an Arrow table or ``materialize_table_schema()``) for ``table``.
+
+    Hints travel with the items (a table variant per item), never on the resources: a resource's
+    own hints would leak into its ``quarantine`` variant.
+    """
+    return dlt.mark.with_hints(rows, table_hints(table), create_table_variant=True)
 
 
-def _bigint() -> dict[str, Any]:
-    return {"data_type": "bigint", "nullable": True}
-
-
-def _bool() -> dict[str, Any]:
-    return {"data_type": "bool", "nullable": True}
-
-
-def _json() -> dict[str, Any]:
-    return {"data_type": "json", "nullable": True}
-
-
-def _date() -> dict[str, Any]:
-    return {"data_type": "date", "nullable": True}
-
-
-USERS_COLUMNS: TTableSchemaColumns = {
-    "id": _text(False),
-    "email": _text(),
-    "type": _bigint(),
-    "status": _text(),
-    "pmi": _bigint(),
-    "created_at": _ts(),
-    "user_created_at": _ts(),
-    "last_login_time": _ts(),
-    "group_ids": _json(),
-    "im_group_ids": _json(),
-    "custom_attributes": _json(),
-}
-ACTIVE_HOSTS_COLUMNS: TTableSchemaColumns = {
-    "id": _text(False),
-    "report_from": {"data_type": "date", "nullable": False},
-    "report_to": _date(),
-    "meetings": _bigint(),
-    "participants": _bigint(),
-    "meeting_minutes": _bigint(),
-    "custom_attributes": _json(),
-}
-SERIES_COLUMNS: TTableSchemaColumns = {
-    "id": {"data_type": "bigint", "nullable": False},
-    "uuid": _text(),
-    "host_id": _text(),
-    "topic": _text(),
-    "type": _bigint(),
-    "start_time": _ts(),
-    "duration": _bigint(),
-    "timezone": _text(),
-    "created_at": _ts(),
-    "recurrence__type": _bigint(),
-    "recurrence__repeat_interval": _bigint(),
-    "recurrence__weekly_days": _text(),
-}
-MEETINGS_COLUMNS: TTableSchemaColumns = {
-    "uuid": _text(False),
-    "id": _bigint(),
-    "topic": _text(),
-    "host": _text(),
-    "email": _text(),
-    "start_time": _ts(),
-    "end_time": _ts(),
-    "duration": _text(),
-    "participants": _bigint(),
-    "has_recording": _bool(),
-    "custom_keys": _json(),
-    "tracking_fields": _json(),
-    "dashboard_type": _text(),
-}
-SESSIONS_COLUMNS: TTableSchemaColumns = {
-    "meeting_uuid": _text(False),
-    "user_id": _text(False),
-    "id": _text(),
-    "participant_uuid": _text(),
-    "join_time": _ts(),
-    "leave_time": _ts(),
-    "internal_ip_addresses": _json(),
-    "audio_call": _json(),
-}
-FETCH_LOG_COLUMNS: TTableSchemaColumns = {
-    "meeting_uuid": _text(False),
-    "end_time": _ts(),
-    "fetched_at": _ts(),
-    "status": _text(),
-    "participant_sessions": _bigint(),
-    "qos_rows": _bigint(),
-}
-RECORDINGS_COLUMNS: TTableSchemaColumns = {
-    "uuid": _text(False),
-    "id": _bigint(),
-    "host_id": _text(),
-    "start_time": _ts(),
-    "duration": _bigint(),
-    "total_size": _bigint(),
-    "recording_count": _bigint(),
-    "auto_delete": _bool(),
-    "auto_delete_date": _date(),
-    "has_passcode": {"data_type": "bool", "nullable": False},
-    "is_trashed": {"data_type": "bool", "nullable": False},
-}
-RECORDING_FILES_COLUMNS: TTableSchemaColumns = {
-    "file_key": _text(False),
-    "id": _text(),
-    "meeting_uuid": _text(),
-    "recording_start": _ts(),
-    "recording_end": _ts(),
-    "file_type": _text(),
-    "file_extension": _text(),
-    "file_size": _bigint(),
-    "download_url": _text(),
-    "play_url": _text(),
-    "status": _text(),
-    "recording_type": _text(),
-    "deleted_time": _ts(),
-    "is_trashed": {"data_type": "bool", "nullable": False},
-}
+def materialize(*tables: str) -> Iterator[Any]:
+    """Empty items that create ``tables`` with every contract column, whether or not rows follow:
+    an account without recordings still has a ``recordings`` table the models can read."""
+    for table in tables:
+        yield to_table(table, dlt.mark.materialize_table_schema())
 
 
 # ----------------------------------------------------------------------------- pure shaping
@@ -233,10 +147,39 @@ def recording_file_key(file: Mapping[str, Any], meeting_uuid: str) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
+def recording_in_progress(item: Mapping[str, Any]) -> bool:
+    """Zoom lists a recording while it is still processing: files with an empty ``file_type`` or
+    ``recording_end`` (a 2021 capture), or a ``status`` other than ``completed``. Such a recording is
+    loaded by a later run, once complete."""
+    for f in item.get("recording_files") or ():
+        if not isinstance(f, Mapping):
+            continue
+        if f.get("file_type") == "" or f.get("recording_end") == "":
+            return True
+        status = f.get("status")
+        if isinstance(status, str) and status and status != "completed":
+            return True
+    return False
+
+
+def _start_day(item: Mapping[str, Any]) -> dt.date | None:
+    try:
+        started = parse_zoom_timestamp(str(item.get("start_time") or ""))
+    except ValueError:
+        return None
+    return started.date() if started is not None else None
+
+
 def shape_recording(item: Mapping[str, Any], *, trashed: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A recordings-list item -> (``recordings`` row, ``recording_files`` rows); never the passcode."""
+    """A recordings-list item -> (``recordings`` row, ``recording_files`` rows); never the passcode.
+
+    ``type`` is a string in Zoom's spec and an integer in real payloads: both become the integer.
+    ``recording_count`` is kept as sent; it is not the number of files (summaries are not counted).
+    """
     uuid = str(item["uuid"])
     row = _clean(item)
+    if isinstance(row.get("type"), str) and row["type"].strip().isdigit():
+        row["type"] = int(row["type"])
     row.pop("recording_files", None)
     row.pop("participant_audio_files", None)
     row["has_passcode"] = bool(item.get("recording_play_passcode") or item.get("password"))
@@ -255,6 +198,34 @@ def shape_recording(item: Mapping[str, Any], *, trashed: bool) -> tuple[dict[str
         frow["is_trashed"] = trashed
         files.append(frow)
     return row, files
+
+
+def user_key(item: Mapping[str, Any]) -> str | None:
+    """Primary key of a user: Zoom's ``id``, else (pending users have none) ``email:<email>``."""
+    uid = item.get("id")
+    if isinstance(uid, str) and uid.strip():
+        return uid
+    email = item.get("email")
+    if isinstance(email, str) and email.strip():
+        return f"email:{email.strip().lower()}"
+    return None
+
+
+def user_ref(user: Mapping[str, Any]) -> str | None:
+    """What ``/users/{userId}/...`` accepts for a user: the id, else the email (Zoom takes both)."""
+    for key in ("id", "email"):
+        value = user.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def shape_user(item: Mapping[str, Any]) -> dict[str, Any]:
+    row = _clean(item, ("created_at", "user_created_at", "last_login_time"))
+    key = user_key(item)
+    if key is not None:
+        row["user_key"] = key
+    return row
 
 
 def shape_session(meeting_uuid: str, participant: Mapping[str, Any]) -> dict[str, Any]:
@@ -419,7 +390,7 @@ class HarvestContext:
     start_date: dt.date
     lookback_days: int = 2
     meeting_types: tuple[str, ...] = ("past",)
-    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
+    today: dt.date = field(default_factory=clock.today)
     on_progress: Callable[[HarvestContext], None] | None = None
     error: ApiError | None = None
     error_where: str = ""
@@ -429,6 +400,8 @@ class HarvestContext:
     phase: str = ""
     windows_left_from: dt.date | None = None
     quarantine: q.Quarantine = field(default_factory=lambda: q.Quarantine("zoom"))
+    not_hosting: set[str] = field(default_factory=set)
+    """Users Zoom refused to list series for (400/3161): reported once per run, then skipped."""
 
     @property
     def stopped(self) -> bool:
@@ -450,9 +423,18 @@ class HarvestContext:
             kind = "daily budget spent" if budget else type(exc).__name__
             log.warning("Zoom harvest stopping %s (%s); loading what was fetched so far", where, kind)
 
-    def call(self, where: str, fn: Callable[..., T], *args: Any, missing: Any = _STOP) -> T | None:
+    def call(
+        self,
+        where: str,
+        fn: Callable[..., T],
+        *args: Any,
+        missing: Any = _STOP,
+        not_allowed: Any = _STOP,
+        who: str = "",
+    ) -> T | None:
         """Run one API call. On an API error record it and return ``None`` (the caller stops);
-        on a 404 return ``missing`` if given (the caller skips the item)."""
+        on a 404 return ``missing`` if given (the caller skips the item); on Zoom's 400/3161 (the
+        user may not host) return ``not_allowed`` if given and remember ``who`` for the summary."""
         if self.fatal:
             return None
         try:
@@ -464,6 +446,11 @@ class HarvestContext:
             self._record(exc, where)
             return None
         except ApiError as exc:
+            if not_allowed is not _STOP and is_hosting_not_allowed(exc):
+                if who not in self.not_hosting:
+                    self.not_hosting.add(who)
+                    log.info("Zoom user %s may not host meetings (code 3161): no meeting series", who)
+                return not_allowed
             self._record(exc, where)
             return None
 
@@ -512,11 +499,11 @@ def _details_book() -> dict[str, dict[str, Any]]:
 def _flush_details(sessions: list[dict], qos: QosColumns, fetch_log: list[dict]) -> Iterator[Any]:
     """Per-meeting results to their tables (state and data are committed together by dlt)."""
     if sessions:
-        yield dlt.mark.with_table_name(sessions, "participant_sessions")
+        yield to_table("participant_sessions", sessions)
     if len(qos):
-        yield dlt.mark.with_table_name(qos.to_arrow(), "participant_qos")
+        yield to_table("participant_qos", qos.to_arrow())
     if fetch_log:
-        yield dlt.mark.with_table_name(fetch_log, "meeting_fetch_log")
+        yield to_table("meeting_fetch_log", fetch_log)
 
 
 def _drain(ctx: HarvestContext) -> Iterator[Any]:
@@ -608,27 +595,30 @@ def zoom_source(ctx: Any) -> Any:
     initial_end = day_start_iso(ctx.start_date)
     lag_seconds = float(ctx.lookback_days * 86400)
 
-    # Table hints live in variants (``_own_table``), not on the resources: a resource's own hints
+    # Table hints live in variants (``to_table``), not on the resources: a resource's own hints
     # would leak into its ``quarantine`` variant (dlt clones them into every new variant).
     @dlt.resource(name="users", write_disposition="merge")
     def users() -> Iterator[list[dict]]:
-        """Every user of the account, all statuses (``GET /users?status=``)."""
+        """Every user of the account, all statuses (``GET /users?status=``); pending users (no id)
+        keyed by email. Declares the tables of its transformers too: they may get no rows at all."""
+        yield from materialize("users", "meeting_series", "recordings", "recording_files")
         seen: set[str] = set()
         for status in USER_STATUSES:
             ctx.progress(f"users ({status})")
             items = ctx.call("users", ctx.zoom.users, status)
             if items is None:
                 return
-            rows = [_clean(u, ("created_at", "user_created_at", "last_login_time")) for u in items]
-            good = split_valid(rows, check_user, ctx.quarantine, "users", "id", seen)
+            rows = [shape_user(u) for u in items]
+            good = split_valid(rows, check_user, ctx.quarantine, "users", "user_key", seen)
             ctx.counts["users"] += len(good)
             if good:
-                yield dlt.mark.with_table_name(good, "users")
+                yield to_table("users", good)
             yield from _drain(ctx)
 
     @dlt.resource(name="active_hosts", write_disposition="merge")
     def active_hosts() -> Iterator[list[dict]]:
         """Active-hosts report per calendar month (``GET /report/users?type=active``)."""
+        yield from materialize("active_hosts")
         state = dlt.current.resource_state()
         earliest = max(ctx.start_date, earliest_allowed_date(ctx.today))
         resume = dt.date.fromisoformat(state.get("resume_from") or earliest.isoformat())
@@ -657,7 +647,7 @@ def zoom_source(ctx: Any) -> Any:
                 set(),
             )
             if rows:
-                yield dlt.mark.with_table_name(rows, "active_hosts")
+                yield to_table("active_hosts", rows)
             yield from _drain(ctx)
 
     @dlt.transformer(name="meeting_series", data_from=users, write_disposition="merge")
@@ -668,10 +658,18 @@ def zoom_source(ctx: Any) -> Any:
         if q.is_quarantine_page(user_page):
             return
         for user in user_page:
-            if user.get("status") == "pending":
+            ref = user_ref(user)
+            if user.get("status") == "pending" or ref is None:
                 continue
             ctx.progress("meeting series")
-            items = ctx.call("meeting series", ctx.zoom.user_meetings, str(user["id"]), missing=[])
+            items = ctx.call(
+                "meeting series",
+                ctx.zoom.user_meetings,
+                ref,
+                missing=[],
+                not_allowed=[],
+                who=str(user.get("email") or ref),
+            )
             if items is None:
                 return
             rows = []
@@ -696,7 +694,7 @@ def zoom_source(ctx: Any) -> Any:
                 rows.append(shape_series(item, detail))
                 seen[key] = fingerprint
             if rows:
-                yield dlt.mark.with_table_name(rows, "meeting_series")
+                yield to_table("meeting_series", rows)
             yield from _drain(ctx)
             if failed:
                 return
@@ -708,7 +706,9 @@ def zoom_source(ctx: Any) -> Any:
 
     @dlt.resource(name="meetings", write_disposition="merge")
     def meetings(end_time: dlt.sources.incremental[str] = end_time_cursor) -> Iterator[list[dict]]:
-        """Past meeting instances from the dashboard, one calendar month per request."""
+        """Past meeting instances from the dashboard, one calendar month per request. Declares the
+        tables of ``meeting_details`` too (a window without meetings gives it no pages)."""
+        yield from materialize("meetings", "participant_sessions", "participant_qos", "meeting_fetch_log")
         book = _details_book()
         start = str(end_time.start_value or initial_end)
         if book["pending"]:
@@ -751,7 +751,7 @@ def zoom_source(ctx: Any) -> Any:
             listed.update(str(r["uuid"]) for r in rows)
             ctx.counts["meetings_listed"] += len(rows)
             if rows:
-                yield dlt.mark.with_table_name(rows, "meetings")
+                yield to_table("meetings", rows)
             yield from _drain(ctx)
         # Every window was listed: a pending meeting that was not listed again is gone from Zoom.
         for uuid in [u for u in book["pending"] if u not in listed]:
@@ -806,7 +806,7 @@ def zoom_source(ctx: Any) -> Any:
                 {
                     "meeting_uuid": uuid,
                     "end_time": meeting["end_time"],
-                    "fetched_at": iso_utc(dt.datetime.now(dt.UTC)),
+                    "fetched_at": iso_utc(clock.now()),
                     "status": status,
                     "participant_sessions": len(meeting_sessions),
                     "qos_rows": rows,
@@ -824,40 +824,6 @@ def zoom_source(ctx: Any) -> Any:
         yield from _drain(ctx)
         ctx.progress()
 
-    for resource, table, key, columns in (
-        (users, "users", "id", USERS_COLUMNS),
-        (active_hosts, "active_hosts", ("id", "report_from"), ACTIVE_HOSTS_COLUMNS),
-        (meeting_series, "meeting_series", "id", SERIES_COLUMNS),
-        (meetings, "meetings", "uuid", MEETINGS_COLUMNS),
-    ):
-        resource.apply_hints(
-            table_name=table,
-            primary_key=key,
-            write_disposition="merge",
-            columns=columns,
-            create_table_variant=True,
-        )
-    meeting_details.apply_hints(
-        table_name="participant_sessions",
-        primary_key=("meeting_uuid", "user_id"),
-        write_disposition="merge",
-        columns=SESSIONS_COLUMNS,
-        create_table_variant=True,
-    )
-    meeting_details.apply_hints(
-        table_name="participant_qos",
-        primary_key=("meeting_uuid", "user_id", "date_time"),
-        write_disposition="merge",
-        create_table_variant=True,
-    )
-    meeting_details.apply_hints(
-        table_name="meeting_fetch_log",
-        primary_key="meeting_uuid",
-        write_disposition="merge",
-        columns=FETCH_LOG_COLUMNS,
-        create_table_variant=True,
-    )
-
     @dlt.transformer(name="recordings", data_from=users, write_disposition="merge")
     def recordings(user_page: list[dict]) -> Iterator[Any]:
         """Cloud recordings per user: dated windows (a month at most) plus the trash (no dates)."""
@@ -865,15 +831,17 @@ def zoom_source(ctx: Any) -> Any:
         if q.is_quarantine_page(user_page):
             return
         for user in user_page:
-            if user.get("status") == "pending" or ctx.is_blocked(MEDIUM):
+            ref = user_ref(user)
+            if user.get("status") == "pending" or ref is None or ctx.is_blocked(MEDIUM):
                 continue
-            user_id = str(user["id"])
+            user_id = ref
             since = dt.date.fromisoformat(resume[user_id]) if user_id in resume else ctx.start_date
             first = max(ctx.start_date, since - dt.timedelta(days=ctx.lookback_days))
             recs: list[dict] = []
             files: list[dict] = []
             complete = True
             seen: set[str] = set()
+            processing_from: dt.date | None = None
             ctx.progress("recordings")
             for a, b in month_windows(first, ctx.today):
                 items = ctx.call("recordings", ctx.zoom.user_recordings, user_id, a, b, missing=[])
@@ -881,6 +849,11 @@ def zoom_source(ctx: Any) -> Any:
                     complete = False
                     break
                 for item in items:
+                    if recording_in_progress(item):
+                        day = _start_day(item) or a
+                        processing_from = day if processing_from is None else min(processing_from, day)
+                        ctx.counts["recordings_processing"] += 1
+                        continue
                     _add_recording(item, False, recs, files, seen, ctx.quarantine)
             if complete:
                 trash = ctx.call("recordings trash", ctx.zoom.user_trash, user_id, missing=[])
@@ -893,26 +866,11 @@ def zoom_source(ctx: Any) -> Any:
                 continue
             ctx.counts["recordings"] += len(recs)
             if recs:
-                yield dlt.mark.with_table_name(recs, "recordings")
+                yield to_table("recordings", recs)
             if files:
-                yield dlt.mark.with_table_name(files, "recording_files")
+                yield to_table("recording_files", files)
             yield from _drain(ctx)
-            resume[user_id] = ctx.today.isoformat()
-
-    # Both tables are variants: hints on the resource itself would leak into every variant.
-    recordings.apply_hints(
-        table_name="recordings",
-        primary_key="uuid",
-        write_disposition="merge",
-        columns=RECORDINGS_COLUMNS,
-        create_table_variant=True,
-    )
-    recordings.apply_hints(
-        table_name="recording_files",
-        primary_key="file_key",
-        write_disposition="merge",
-        columns=RECORDING_FILES_COLUMNS,
-        create_table_variant=True,
-    )
+            # a recording still processing is listed again (from its day) by the next run
+            resume[user_id] = min(ctx.today, processing_from or ctx.today).isoformat()
 
     return users, active_hosts, meeting_series, meetings, meeting_details, recordings

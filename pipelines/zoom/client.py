@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from pipelines import clock
 from pipelines.api_client import HEAVY, LIGHT, MEDIUM, RESOURCE_INTENSIVE, ApiClient, ApiError
 
 log = logging.getLogger("pipelines.zoom")
@@ -41,6 +42,9 @@ HISTORY_DAYS = 182
 """How far back the dashboard/report APIs go ("the last six months"), with one day of margin."""
 
 EXPIRED_PAGE_TOKEN_CODE = 300
+HOSTING_NOT_ALLOWED_CODE = 3161
+"""``GET /users/{id}/meetings`` answers HTTP 400 with this code for a user who may not host or
+schedule meetings (a role without the privilege, or type 4 "Unassigned without Meetings Basic")."""
 EXPIRED_PAGE_TOKEN_MARKERS = ("next page token", "next_page_token")
 
 USER_STATUSES = ("active", "inactive", "pending")
@@ -95,7 +99,7 @@ def earliest_allowed_date(today: dt.date) -> dt.date:
 
 
 def utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return clock.today()
 
 
 def zoom_error_of(exc: ApiError) -> tuple[int | None, str]:
@@ -110,6 +114,11 @@ def zoom_error_of(exc: ApiError) -> tuple[int | None, str]:
     code = payload.get("code")
     message = payload.get("message")
     return (code if isinstance(code, int) else None), (message if isinstance(message, str) else "")
+
+
+def is_hosting_not_allowed(exc: ApiError) -> bool:
+    """Zoom's 400/3161: "Meeting hosting and scheduling capabilities are not allowed for your user account"."""
+    return exc.status == 400 and zoom_error_of(exc)[0] == HOSTING_NOT_ALLOWED_CODE
 
 
 def is_expired_page_token(exc: ApiError) -> bool:

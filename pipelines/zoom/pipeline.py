@@ -28,6 +28,7 @@ from typing import Any
 import dlt
 import duckdb
 
+from pipelines import clock
 from pipelines.api_client import (
     DEFAULT_REDACTOR,
     HEAVY,
@@ -44,7 +45,7 @@ from pipelines.api_client import (
     install_log_redaction,
 )
 from pipelines.paths import pipelines_dir, warehouse_path
-from pipelines.zoom import HarvestContext, qos_requests_for, series_fingerprint, zoom_source
+from pipelines.zoom import HarvestContext, qos_requests_for, series_fingerprint, user_ref, zoom_source
 from pipelines.zoom.auth import (
     OAuthTokenEndpoint,
     TokenFile,
@@ -59,6 +60,7 @@ from pipelines.zoom.client import (
     USER_STATUSES,
     ZoomClient,
     earliest_allowed_date,
+    is_hosting_not_allowed,
     month_start,
     month_windows,
     utc_today,
@@ -399,6 +401,8 @@ def _summary(
         "meetings_detailed": ctx.counts["meetings_detailed"],
         "meetings_pending": len(pending),
         "quarantined": ctx.quarantine.total,
+        "users_not_hosting": sorted(ctx.not_hosting),
+        "recordings_processing": ctx.counts["recordings_processing"],
         "heavy_requests_pending": sum(qos_requests_for(p.get("participants")) for p in pending.values()),
         "stopped": None if ctx.error is None else f"{type(ctx.error).__name__} during {ctx.error_where}",
         "seconds": round(time.monotonic() - started, 2),
@@ -426,6 +430,17 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         lines.append(
             f"  quarantined: {summary['quarantined']} record(s) that could not be loaded as sent "
             "(see zoom_raw.quarantine and the warnings above)"
+        )
+    if summary.get("users_not_hosting"):
+        names = summary["users_not_hosting"]
+        lines.append(
+            f"  {len(names)} user(s) may not host meetings (Zoom code 3161), so they have no meeting "
+            f"series: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+        )
+    if summary.get("recordings_processing"):
+        lines.append(
+            f"  {summary['recordings_processing']} recording(s) still processing at Zoom: skipped now, "
+            "loaded by a later run once complete"
         )
     if summary["meetings_pending"]:
         lines.append(
@@ -456,7 +471,7 @@ def copy_ledger_to_warehouse(ledger: Path, warehouse: Path) -> int:
         con.execute("BEGIN")
         con.execute("DELETE FROM ops.request_ledger")
         if rows:
-            now = dt.datetime.now(dt.UTC)
+            now = clock.now()
             con.executemany(
                 "INSERT INTO ops.request_ledger VALUES (?, ?, ?, ?)",
                 [(dt.date.fromisoformat(d), c, int(n), now) for d, c, n in rows],
@@ -497,12 +512,18 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
         for status in USER_STATUSES:
             user_items.extend(zoom.users(status))
         estimate[MEDIUM] += len(USER_STATUSES)
-        hosts = [u for u in user_items if u.get("status") != "pending"]
+        hosts = [u for u in user_items if u.get("status") != "pending" and user_ref(u)]
         # meeting series: a list per user, a detail per new recurring series
         known = resources.get("meeting_series", {}).get("fingerprints", {})
         new_recurring = 0
         for u in hosts:
-            for item in zoom.user_meetings(str(u["id"])):
+            try:
+                items = zoom.user_meetings(str(user_ref(u)))
+            except ApiError as exc:
+                if not is_hosting_not_allowed(exc):
+                    raise
+                items = []  # may not host (400/3161): the load skips them the same way
+            for item in items:
                 if item.get("type") == 8 and known.get(str(item.get("id"))) != series_fingerprint(item):
                     new_recurring += 1
         estimate[MEDIUM] += len(hosts)
@@ -510,7 +531,8 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
         # recordings: dated windows per user + the trash
         rec_resume = resources.get("recordings", {}).get("resume_from", {})
         for u in hosts:
-            since = dt.date.fromisoformat(rec_resume[u["id"]]) if u["id"] in rec_resume else start_date
+            ref = str(user_ref(u))
+            since = dt.date.fromisoformat(rec_resume[ref]) if ref in rec_resume else start_date
             first = max(start_date, since - dt.timedelta(days=settings.lookback_days))
             estimate[MEDIUM] += len(month_windows(first, today)) + 1
         # active hosts report

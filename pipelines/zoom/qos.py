@@ -7,9 +7,13 @@ Parquet (toolchain probe, section 5). Raw strings are kept exactly as Zoom sends
 
 Columns follow ``docs/raw_schema.md``: ``meeting_uuid``, ``user_id``, ``date_time`` (UTC timestamp,
 the key) and ``<block>__<field>`` for every nested block of a sample (``audio_input__latency``,
-``cpu_usage__zoom_avg_cpu_usage``; newer blocks such as ``wifi_rssi`` or ``*_crc`` are picked up
-as they appear). A column Zoom omitted for a sample is null; a block sent as a bare string (Zoom does
-that for whole blocks now and then) gives nulls for its fields.
+``cpu_usage__zoom_avg_cpu_usage``). Every block of Zoom's published QoS schema is a column group
+whether or not a page holds it: the six classic streams, their web-client (``*_device_{from,to}_rwg``)
+and Cloud Room Connector (``*_device_{from,to}_crc``) counterparts, ``cpu_usage``,
+``cpu_pressure_level`` and ``wifi_rssi`` (integers in Zoom's payload, stringified here like every
+raw value). Blocks the spec does not know yet are picked up as they appear. A column Zoom omitted for
+a sample is null; a block sent as a bare string (Zoom does that for whole blocks now and then) gives
+nulls for its fields.
 """
 
 from __future__ import annotations
@@ -25,6 +29,23 @@ STREAMS = ("audio_input", "audio_output", "video_input", "video_output", "as_inp
 BASE_METRICS = ("bitrate", "latency", "jitter", "avg_loss", "max_loss")
 PICTURE_METRICS = ("resolution", "frame_rate")
 CPU_FIELDS = ("zoom_min_cpu_usage", "zoom_avg_cpu_usage", "zoom_max_cpu_usage", "system_max_cpu_usage")
+CPU_PRESSURE_FIELDS = (
+    "system_min_cpu_pressure_level",
+    "system_avg_cpu_pressure_level",
+    "system_max_cpu_pressure_level",
+)
+WIFI_FIELDS = ("max_rssi", "avg_rssi", "min_rssi", "rssi_unit")
+CONNECTOR_KINDS = ("rwg", "crc")
+"""Web client (``rwg``) and Cloud Room Connector (``crc``) blocks carry a stream's metrics for
+participants who joined that way: ``<kind>_device_from_<c>`` is what the participant sent (the
+classic ``*_input``), ``<kind>_device_to_<c>`` what they received (``*_output``)."""
+CONNECTOR_STREAMS: dict[str, tuple[str, str]] = {
+    f"{kind}_device_{way}_{c}": (f"{stream_kind}_{'input' if way == 'from' else 'output'}", c)
+    for stream_kind, kind in (("audio", "audio"), ("video", "video"), ("as", "as"))
+    for way in ("from", "to")
+    for c in CONNECTOR_KINDS
+}
+"""Connector block -> (classic stream it stands for, connector kind)."""
 
 KEY_COLUMNS = ("meeting_uuid", "user_id", "date_time")
 
@@ -34,7 +55,11 @@ def _known_blocks() -> dict[str, tuple[str, ...]]:
     for stream in STREAMS:
         audio = stream.startswith("audio")
         blocks[stream] = BASE_METRICS if audio else BASE_METRICS + PICTURE_METRICS
+    for block, (stream, _) in CONNECTOR_STREAMS.items():
+        blocks[block] = blocks[stream]
     blocks["cpu_usage"] = CPU_FIELDS
+    blocks["cpu_pressure_level"] = CPU_PRESSURE_FIELDS
+    blocks["wifi_rssi"] = WIFI_FIELDS
     return blocks
 
 

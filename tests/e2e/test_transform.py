@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import requests
 from pipelines import embedded
 from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
 from pipelines.sandbox.account import Account
+from pipelines.sandbox.config import default_clock_base
 from pipelines.sandbox.truth import compute_truth
 from pipelines.transform import run_transform
 
@@ -61,10 +62,27 @@ def _connect(db: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(db), read_only=True)
 
 
-def assert_marts_match_truth(db: Path, truth: dict[str, Any]) -> None:
-    """fct_meetings, fct_participant_sessions and fct_meeting_quality against compute_truth, exactly."""
+def assert_marts_match_truth(db: Path, truth: dict[str, Any], account: Account | None = None) -> None:
+    """fct_meetings, fct_participant_sessions, fct_waiting_room_stints and fct_meeting_quality against
+    compute_truth, exactly; with ``account``, every person a session resolves to is the right one."""
     expected = truth["meetings"]
     with _connect(db) as con:
+        zoom = truth["zoom"]
+        dropped = con.execute(
+            "select count_if(is_dropped) from analytics.fct_participant_sessions where source = 'zoom'"
+        ).fetchone()[0]
+        assert dropped == zoom["dropped_sessions"]  # Zoom's own disconnect reasons
+        stints, waited = con.execute(
+            "select count(*), coalesce(sum(waited_seconds), 0) from analytics.fct_waiting_room_stints"
+        ).fetchone()
+        assert stints == zoom["waiting_room_sessions"]
+        assert waited == sum(m["waiting_room_seconds"] for m in expected.values())
+        waiting = dict(
+            con.execute("select meeting_uuid, waiting_room_seconds from analytics.fct_meetings").fetchall()
+        )
+        assert waiting == {u: m["waiting_room_seconds"] for u, m in expected.items()}
+        if account is not None:
+            assert_people_are_right(con, account)
         meetings = {
             r[0]: r[1:]
             for r in con.execute(
@@ -126,6 +144,23 @@ def assert_marts_match_truth(db: Path, truth: dict[str, Any]) -> None:
     assert checked > 0
 
 
+def assert_people_are_right(con: duckdb.DuckDBPyConnection, account: Account) -> dict[str, int]:
+    """Zoom hides most external participants' emails; a session that resolves to an email (Zoom's,
+    the account member's, or the matching MEETS attendance row's) must resolve to that person's.
+    Returns the sessions per identity source (what share resolves, and how)."""
+    people = {(m.uuid, s.user_id): s.person.email for m in account.meetings for s in account.sessions[m.uuid]}
+    rows = con.execute(
+        "select meeting_uuid, participant_id, email, identity_source from analytics.fct_participant_sessions "
+        "where source = 'zoom'"
+    ).fetchall()
+    wrong = [(u, p, e, src) for u, p, e, src in rows if e is not None and e != people[(u, p)]]
+    assert not wrong, f"{len(wrong)} sessions resolved to the wrong person, e.g. {wrong[:3]}"
+    by_source: dict[str, int] = {}
+    for *_, src in rows:
+        by_source[src] = by_source.get(src, 0) + 1
+    return by_source
+
+
 def _snapshot(db: Path) -> None:
     with duckdb.connect(str(db)) as con:
         con.execute("create schema if not exists e2e_snapshot")
@@ -177,11 +212,14 @@ def test_load_transform_incremental_equals_truth_and_full_refresh(warehouse_env:
             return requests.get(f"{admin}/truth", timeout=120).json()
 
         before = load_and_transform()
-        assert_marts_match_truth(warehouse_env, before)
+        z = before["zoom"]
+        assert min(z["dropped_sessions"], z["waiting_room_sessions"], z["web_client_sessions"]) > 0
+        assert min(z["room_connector_sessions"], z["users_not_hosting"], z["users_without_id"]) > 0
+        assert_marts_match_truth(warehouse_env, before, server.state.account)
 
         requests.post(f"{admin}/clock", json={"offset_seconds": 0}, timeout=30).raise_for_status()
         after = load_and_transform()
-        assert_marts_match_truth(warehouse_env, after)
+        assert_marts_match_truth(warehouse_env, after, server.state.account)
     finally:
         os.environ.pop("MW_SANDBOX_URL", None)
         server.stop()
@@ -220,7 +258,7 @@ def test_models_match_truth_on_raw_written_from_the_generator(warehouse_env: Pat
     incremental model still picks up exactly those minutes, and nothing else.
     """
     scale = Scale.named("tiny")
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = default_clock_base()
     yesterday = today - timedelta(days=1)
     account = Account(7, scale, start_date=today.date() - timedelta(days=scale.days))
     warehouse_env.parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +288,7 @@ def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
     replaces its fct_qos_minutes rows (bounded delete+insert on the key: no duplicate, no stale
     row), the quality models recompute that meeting, and everything equals a full refresh."""
     scale = Scale.named("tiny")
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = default_clock_base()
     account = Account(11, scale, start_date=today.date() - timedelta(days=scale.days))
     warehouse_env.parent.mkdir(parents=True, exist_ok=True)
     fill_raw(str(warehouse_env), account, today, workers=1)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from pipelines import clock
 from pipelines.api_client import (
     ApiClient,
     ApiError,
@@ -221,9 +222,7 @@ def test_429_retry_after_seconds_then_200(server: ScriptedServer) -> None:
 
 
 def test_zoom_daily_limit_is_not_retried(server: ScriptedServer, tmp_path: Path) -> None:
-    reset = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
+    reset = (clock.now() + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     server.on(
         "/v2/report/meetings",
         Reply(
@@ -473,7 +472,7 @@ def test_budget_exhaustion_stops_before_sending(server: ScriptedServer, tmp_path
     exc = info.value
     assert (exc.used, exc.limit, exc.group) == (2, 2, "heavy_daily")
     text = str(exc)
-    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%d 00:00:00 UTC")
+    tomorrow = (clock.now() + dt.timedelta(days=1)).strftime("%Y-%m-%d 00:00:00 UTC")
     assert "used 2 of 2" in text and "0 left" in text and tomorrow in text
 
 

@@ -10,18 +10,22 @@ import dataclasses
 import json
 import os
 import signal
+import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 import recordings_support as rs
 
-from pipelines import embedded
+from pipelines import clock, embedded
 from pipelines.recordings.run import run_recordings
 from pipelines.sandbox.account import Scale
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.fixtures.calendar import first_clock_where, pin
 
 
 @pytest.fixture(autouse=True)
@@ -107,8 +111,14 @@ def _downloads(stats: dict) -> int:
 
 def test_malicious_topic_stays_inside_the_destination(sandbox, tmp_path, monkeypatch) -> None:
     rs.use_sandbox(monkeypatch, sandbox, tmp_path)
-    account = sandbox.server.state.account
-    rec = next(r for r in account.recordings if r.meeting.series.topic and not r.passcode)
+    from pipelines.sandbox.zoom_api import recording_visibility
+
+    account, now = sandbox.server.state.account, sandbox.server.state.now()
+    rec = next(
+        r
+        for r in account.recordings
+        if r.meeting.series.topic and not r.passcode and recording_visibility(r, now) == "available"
+    )
     rec.meeting.series.topic = "../../etc/passwd"
     event = next(e for e in account.meets_events if e.meeting is not None and e.meeting.has_recording)
     event.name = "..\\..\\..\\windows\\system32 \x1b[31m\u202e"
@@ -172,19 +182,27 @@ def test_filters_video_only_and_users(sandbox, tmp_path, monkeypatch) -> None:
     assert {r["host_email"] for r in rows} == {host.email}
 
 
-def test_trash_is_reported_not_copied(sandbox, tmp_path, monkeypatch) -> None:
+def test_trash_is_reported_not_copied(sandbox_factory, tmp_path, monkeypatch) -> None:
     from pipelines.sandbox.zoom_api import recording_visibility
 
+    kinds = {"CHAT", "TIMELINE", "CC"}
+
+    def trashed_small_files(account, now):
+        return [
+            f
+            for r in account.recordings
+            if recording_visibility(r, now) == "trashed"
+            for f in r.files
+            if f.file_type in kinds
+        ]
+
+    # a day whose account has trashed chat/timeline/caption files (not every day's has)
+    now = first_clock_where(lambda account, at: bool(trashed_small_files(account, at)))
+    pin(monkeypatch, now)
+    sandbox = sandbox_factory(now=now)
     warehouse = rs.use_sandbox(monkeypatch, sandbox, tmp_path)
     state = sandbox.server.state
-    kinds = {"CHAT", "TIMELINE", "CC"}
-    in_trash = [
-        f
-        for r in state.account.recordings
-        if recording_visibility(r, state.now()) == "trashed"
-        for f in r.files
-        if f.file_type in kinds
-    ]
+    in_trash = trashed_small_files(state.account, state.now())
     assert in_trash
     summary = _run(tmp_path / "rec", sandbox, include_trash=True, sources="zoom", types="chat,timeline,cc")
     assert summary.ok
@@ -231,7 +249,7 @@ def _write_raw_tables(sb, warehouse: Path, month_windows) -> None:
     token = sb.s2s_token()
     users = sb.zoom_get("/users", token, page_size=300, status="active").json()["users"]
     start = datetime.fromisoformat(sb.info["start_date"]).date()
-    today = datetime.now(UTC).date()
+    today = clock.today()
     rec_rows, file_rows = [], []
     for u in users:
         for first, last in month_windows(start, today):

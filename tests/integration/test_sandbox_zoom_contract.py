@@ -11,14 +11,23 @@ import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 import requests
 
 from pipelines.sandbox import SandboxConfig
-from pipelines.sandbox.account import Account, Meeting, Recording, iso, needs_double_encoding, zoom_duration
+from pipelines.sandbox.account import (
+    Account,
+    Meeting,
+    Recording,
+    connector_block,
+    iso,
+    needs_double_encoding,
+    zoom_duration,
+)
+from pipelines.sandbox.config import default_clock_base
 from pipelines.sandbox.zoom_api import recording_visibility, trashed_at
 
 WINDOW_BODY = {
@@ -40,7 +49,7 @@ NO_RECORDING_BODY = {"code": 3301, "message": "This recording does not exist."}
 
 USER_KEYS = {
     "id", "email", "type", "first_name", "last_name", "display_name", "status", "role_id", "dept",
-    "timezone", "pmi", "verified", "created_at", "user_created_at", "group_ids", "language",
+    "timezone", "pmi", "verified", "created_at", "user_created_at", "group_ids",
 }  # fmt: skip
 DASHBOARD_KEYS = {
     "uuid", "id", "topic", "host", "email", "user_type", "dept", "start_time", "end_time", "duration",
@@ -124,6 +133,11 @@ def account(sb) -> Account:
     return sb.server.state.account
 
 
+def attending(acc: Account, m: Meeting) -> list:
+    """A meeting's attendance sessions: Zoom's participant rows without the waiting-room stints."""
+    return [s for s in acc.sessions[m.uuid] if s.in_meeting]
+
+
 def now_of(sb) -> datetime:
     return sb.server.state.now()
 
@@ -131,7 +145,7 @@ def now_of(sb) -> datetime:
 def seed_where(predicate: Callable[[Account, datetime], bool]) -> int:
     """A seed whose account (as a sandbox started now would build it) satisfies ``predicate``."""
     cfg = SandboxConfig.from_env()
-    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    now = default_clock_base(cfg)
     start = now.date() - timedelta(days=cfg.scale.days)
     for seed in range(cfg.seed, cfg.seed + 200):
         if predicate(Account(seed, cfg.scale, start_date=start), now):
@@ -208,9 +222,11 @@ def test_users_pagination_walks_every_status_exactly(sandbox):
     acc = account(sandbox)
     for status in ("active", "inactive", "pending"):
         items = walk(sandbox, "/users", tok, "users", status=status, page_size=2)
-        assert [u["id"] for u in items] == [u.id for u in acc.users if u.status == status]
+        assert [u["email"] for u in items] == [u.email for u in acc.users if u.status == status]
         for item in items:
-            assert item.keys() >= USER_KEYS
+            # the spec: "The API does not return this value [id] for users with the pending status"
+            assert ("id" in item) == (status != "pending")
+            assert item.keys() >= USER_KEYS - ({"id"} if status == "pending" else set())
             assert item["status"] == status
             assert isinstance(item["type"], int) and isinstance(item["pmi"], int)
             assert item["created_at"].endswith("Z")
@@ -278,7 +294,7 @@ def test_report_users_active_and_inactive_match_the_account(sandbox):
         if first <= m.start.date() <= last:
             row = stats.setdefault(m.host.id, [0, 0, 0])
             row[0] += 1
-            row[1] += len(acc.sessions[m.uuid])
+            row[1] += len(attending(acc, m))
             row[2] += minutes(m.duration_seconds)
     r = sandbox.zoom_get("/report/users", tok, page_size=2, **window(sandbox, first, last))
     assert r.headers["X-RateLimit-Category"] == "Heavy"
@@ -333,12 +349,12 @@ def test_dashboard_meetings_walk_equals_past_meetings(sandbox_factory):
         got += walk(
             sb, "/metrics/meetings", tok, "meetings", type="past", page_size=5, **window(sb, first, last)
         )
-    expected = [m for m in past(acc, now) if len({s.person.key for s in acc.sessions[m.uuid]}) >= 2]
+    expected = [m for m in past(acc, now) if len({s.person.key for s in attending(acc, m)}) >= 2]
     assert len(expected) > 20
     assert [m["uuid"] for m in got] == [m.uuid for m in expected]
     for item, m in zip(got, expected, strict=True):
         assert item.keys() >= DASHBOARD_KEYS
-        sessions = acc.sessions[m.uuid]
+        sessions = attending(acc, m)
         assert item["id"] == m.id and item["topic"] == m.topic and item["email"] == m.host.email
         assert item["start_time"] == iso(m.start) and item["end_time"] == iso(m.end)
         assert item["duration"] == zoom_duration(m.duration_seconds)
@@ -361,7 +377,16 @@ def test_dashboard_meeting_detail_and_default_live_type(sandbox):
     r = sandbox.zoom_get(f"/metrics/meetings/{enc(m.uuid)}", tok, type="past")
     assert r.status_code == 200
     body = r.json()
-    assert body.keys() >= DASHBOARD_KEYS and body["uuid"] == m.uuid
+    # the detail's published schema has no quality labels, session key or tracking fields
+    detail_keys = DASHBOARD_KEYS - {
+        "audio_quality",
+        "video_quality",
+        "screen_share_quality",
+        "session_key",
+        "tracking_fields",
+    }
+    assert body.keys() >= detail_keys and body["uuid"] == m.uuid
+    assert not body.keys() & {"audio_quality", "video_quality", "screen_share_quality"}
     assert body["in_room_participants"] == 0 and body["has_meeting_summary"] is False
     default = sandbox.zoom_get(f"/metrics/meetings/{enc(m.uuid)}", tok)
     assert default.status_code == 404
@@ -377,7 +402,7 @@ def test_participants_one_item_per_session_and_live_default_404(sandbox):
     acc, now = account(sandbox), now_of(sandbox)
 
     def rejoins(m: Meeting) -> bool:
-        keys = [s.person.key for s in acc.sessions[m.uuid]]
+        keys = [s.person.key for s in attending(acc, m)]
         return len(keys) > len(set(keys))
 
     m = next(m for m in past(acc, now) if rejoins(m) and not needs_double_encoding(m.uuid))
@@ -389,7 +414,7 @@ def test_participants_one_item_per_session_and_live_default_404(sandbox):
         assert p.keys() >= PARTICIPANT_KEYS
         assert p["user_name"] == s.person.name and p["id"] == s.person.zoom_user_id
         assert p["join_time"] == iso(s.join) and p["leave_time"] == iso(s.leave)
-        assert p["role"] == ("host" if s.is_host else "attendee") and p["status"] == "in_meeting"
+        assert p["role"] == ("host" if s.is_host else "attendee") and p["status"] == s.status
         assert p["device"] == s.device and p["network_type"] == s.network_type
     assert len({p["participant_uuid"] for p in items}) < len(items)  # a rejoin: same person, two sessions
     default = sandbox.zoom_get(path, tok)
@@ -407,7 +432,7 @@ def test_qos_pages_hold_every_session_and_minute(sandbox):
     for m in meetings:
         path = f"/metrics/meetings/{enc(m.uuid)}/participants/qos"
         items = walk(sandbox, path, tok, "participants", type="past", page_size=10)
-        sessions = acc.sessions[m.uuid]
+        sessions = attending(acc, m)  # the waiting room has no QoS
         assert len(items) == len(sessions)
         for p, s in zip(items, sessions, strict=True):
             assert p.keys() >= QOS_PARTICIPANT_KEYS
@@ -423,13 +448,16 @@ def test_qos_pages_hold_every_session_and_minute(sandbox):
                     "as_input",
                     "as_output",
                 ):
-                    assert all(isinstance(v, str) for v in sample[stream].values())
-                lat = sample["audio_input"]["latency"]
+                    block = sample.get(stream) or sample[connector_block(stream, s.connector)]
+                    assert all(isinstance(v, str) for v in block.values())
+                lat = (sample.get("audio_input") or sample[connector_block("audio_input", s.connector)])[
+                    "latency"
+                ]
                 assert lat == "" or (lat.endswith(" ms") and lat[:-3].isdigit())
     m = meetings[0]
     first = sandbox.zoom_get(f"/metrics/meetings/{enc(m.uuid)}/participants/qos", tok, type="past").json()
     assert first["page_size"] == 1 and len(first["participants"]) == 1
-    assert first["page_count"] == len(acc.sessions[m.uuid])
+    assert first["page_count"] == len(attending(acc, m))
     big = sandbox.zoom_get(
         f"/metrics/meetings/{enc(m.uuid)}/participants/qos", tok, type="past", page_size=50
     )
@@ -441,7 +469,7 @@ def test_past_meeting_detail(sandbox):
     acc, now = account(sandbox), now_of(sandbox)
     m = past(acc, now)[-1]
     body = sandbox.zoom_get(f"/past_meetings/{enc(m.uuid)}", tok).json()
-    sessions = acc.sessions[m.uuid]
+    sessions = attending(acc, m)
     assert body["uuid"] == m.uuid and body["id"] == m.id and body["type"] == m.type
     assert body["host_id"] == m.host.id and body["user_email"] == m.host.email
     assert body["duration"] == minutes(m.duration_seconds) and isinstance(body["duration"], int)
@@ -529,8 +557,9 @@ def test_s2s_token_and_wrong_credentials(sandbox):
         headers={"Authorization": "Basic " + _basic(info["client_id"], "wrong-secret")},
         timeout=30,
     )
-    assert bad.status_code == 401
-    assert bad.json()["error"] == "invalid_client" and isinstance(bad.json()["reason"], str)
+    # real token endpoints answer wrong app credentials with HTTP 400 (audit #11)
+    assert bad.status_code == 400
+    assert bad.json() == {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
 
 
 def test_authorization_code_flow_and_refresh_rotation(sandbox):
@@ -682,7 +711,8 @@ def test_recordings_listing_shapes_and_exact_contents(sandbox):
         for item, rec in zip(items, expected, strict=True):
             assert item.keys() >= RECORDING_KEYS
             assert item["duration"] == minutes(rec.meeting.duration_seconds)
-            assert item["recording_count"] == len(rec.files)
+            # a 2024 capture: recording_count leaves out the SUMMARY files
+            assert item["recording_count"] == sum(f.file_type != "SUMMARY" for f in rec.files)
             assert item["total_size"] == sum(f.size for f in rec.files)
             assert ("recording_play_passcode" in item) == (rec.passcode is not None)
             assert ("auto_delete_date" in item) == rec.auto_delete
@@ -691,9 +721,12 @@ def test_recordings_listing_shapes_and_exact_contents(sandbox):
             for fi, f in zip(item["recording_files"], rec.files, strict=True):
                 assert fi["download_url"] == f"{sandbox.base}/rec/download/{f.key}"
                 assert fi["meeting_id"] == rec.meeting.uuid and "deleted_time" not in fi
-                if f.file_type in ("CC", "TIMELINE"):
-                    assert set(fi) == FILE_KEYS_NO_ID
+                if f.id is None:  # CC, and TIMELINE as the 2022 spec describes it
+                    assert f.file_type in ("CC", "TIMELINE") and set(fi) == FILE_KEYS_NO_ID
                     seen_no_id += 1
+                elif f.file_type in ("TIMELINE", "SUMMARY"):  # with an id, without a player (2024 captures)
+                    assert set(fi) == FILE_KEYS_FULL - {"play_url"}
+                    assert fi["id"] == f.id and fi["file_size"] == f.size and fi["status"] == "completed"
                 else:
                     assert set(fi) == FILE_KEYS_FULL
                     assert fi["id"] == f.id and fi["file_size"] == f.size and fi["status"] == "completed"
@@ -778,11 +811,19 @@ def test_recording_appears_only_after_processing(sandbox):
     assert dl(sandbox, rec.files[0].key, tok).status_code == 404
     day = m.start.date()
     listed = sandbox.zoom_get(f"/users/{m.host.id}/recordings", tok, **window(sandbox, day, day)).json()
-    assert m.uuid not in [x["uuid"] for x in listed["meetings"]]
+    # listed while processing, as a 2021 capture shows: no size, no file type, no end yet
+    processing = next(x for x in listed["meetings"] if x["uuid"] == m.uuid)
+    assert processing["total_size"] == 0 and processing["recording_count"] == 0
+    assert [(f["file_type"], f["recording_end"], f["file_size"]) for f in processing["recording_files"]] == [
+        ("", "", 0)
+    ]
     sandbox.admin("clock", {"advance_seconds": 15 * 60})
     assert sandbox.zoom_get(f"/meetings/{enc(m.uuid)}/recordings", tok).status_code == 200
     listed = sandbox.zoom_get(f"/users/{m.host.id}/recordings", tok, **window(sandbox, day, day)).json()
-    assert m.uuid in [x["uuid"] for x in listed["meetings"]]
+    done = next(x for x in listed["meetings"] if x["uuid"] == m.uuid)
+    assert len(done["recording_files"]) == len(rec.files) and all(
+        f["file_type"] for f in done["recording_files"]
+    )
 
 
 def test_meeting_recordings_detail_and_download_access_token(sandbox):
@@ -894,7 +935,7 @@ def test_clock_advance_reveals_the_next_days_meetings(sandbox_factory):
     expected = [
         m.uuid
         for m in acc.meetings
-        if m.start.date() == today and len({s.person.key for s in acc.sessions[m.uuid]}) > 1
+        if m.start.date() == today and len({s.person.key for s in attending(acc, m)}) > 1
     ]
     assert expected and all(m.end <= now for m in acc.meetings if m.start.date() == today)
     got = walk(sb, "/metrics/meetings", tok, "meetings", page_size=5, **params)

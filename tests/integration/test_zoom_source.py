@@ -24,7 +24,7 @@ import duckdb
 import pytest
 import requests
 
-from pipelines import embedded
+from pipelines import clock, embedded
 from pipelines.api_client import AuthError, RateBudgetExceeded
 from pipelines.sandbox.config import PLANS
 from pipelines.zoom.client import PageTokenExpired, month_windows
@@ -97,7 +97,8 @@ def assert_matches_truth(con: duckdb.DuckDBPyConnection, truth: dict) -> None:
     assert by_status == z["users_by_status"]
     assert count(con, "meetings") == z["meetings"]
     assert count(con, "meeting_fetch_log") == z["meetings"]
-    assert count(con, "participant_sessions") == z["participant_sessions"]
+    assert count(con, "participant_sessions") == z["participant_sessions_listed"]  # waiting room too
+    assert count(con, "participant_sessions", "status = 'in_waiting_room'") == z["waiting_room_sessions"]
     assert count(con, "participant_qos") == z["qos_participant_minutes"]
     assert count(con, "recordings") == z["recordings"] + z["recordings_in_trash"]
     assert count(con, "recording_files") == z["recording_files"] + z["recording_files_in_trash"]
@@ -117,6 +118,11 @@ def per_meeting(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
     return {u: (sessions.get(u, 0), qos.get(u, 0)) for u in set(sessions) | set(qos)}
 
 
+def expected_per_meeting(truth: dict) -> dict[str, tuple[int, int]]:
+    """Rows Zoom lists per meeting (waiting-room stints included) and QoS minutes."""
+    return {u: (m["listed_sessions"], m["qos_minutes"]) for u, m in truth["meetings"].items()}
+
+
 def minimum_heavy_requests(truth: dict, report_windows: int) -> int:
     return report_windows + sum(1 + math.ceil(m["sessions"] / 10) for m in truth["meetings"].values())
 
@@ -128,7 +134,7 @@ def test_load_matches_truth_second_run_adds_nothing_and_secrets_stay_out(
     caplog.set_level(logging.DEBUG)
     # start a month and a half before the sandbox's history: several calendar-month windows
     start = dt.date.fromisoformat(sandbox.info["start_date"]) - dt.timedelta(days=40)
-    today = dt.datetime.now(dt.UTC).date()
+    today = clock.today()
     windows = month_windows(start, today)
     first = load(sandbox, start_date=start.isoformat())
     truth = sandbox.admin("truth")
@@ -139,7 +145,7 @@ def test_load_matches_truth_second_run_adds_nothing_and_secrets_stay_out(
         assert_matches_truth(con, truth)
         # every meeting's sessions and minutes, including the UUIDs that need double encoding
         got = per_meeting(con)
-        expected = {u: (m["sessions"], m["qos_minutes"]) for u, m in truth["meetings"].items()}
+        expected = expected_per_meeting(truth)
         assert got == expected
         double = [u for u in expected if u.startswith("/") or "//" in u]
         assert len(double) == z["meetings_needing_double_encoding"] > 0
@@ -155,7 +161,9 @@ def test_load_matches_truth_second_run_adds_nothing_and_secrets_stay_out(
             ).fetchall()
         )
         assert by_type == z["recording_files_by_type"]
-        assert count(con, "recording_files", "file_type in ('CC', 'TIMELINE') and file_size is not null") == 0
+        # sizes only where Zoom declares them (CC never, TIMELINE sometimes)
+        assert count(con, "recording_files", "file_size is not null") == z["recording_files_with_size"]
+        assert count(con, "recording_files", "file_type = 'CC' and file_size is not null") == 0
         assert count(con, "meeting_series") == z["meeting_series_listed"]
         assert count(con, "meeting_series", "type = 8 and recurrence__type is null") == 0
         ledger = dict(con.execute("select category, requests from ops.request_ledger").fetchall())
@@ -182,13 +190,17 @@ def test_load_matches_truth_second_run_adds_nothing_and_secrets_stay_out(
     assert stats["max_per_minute"].get("resource_intensive", 0) <= plan["per_minute"]["resource_intensive"]
     assert sum(stats["rejected_429"].values()) == 0
 
-    # second run: nothing new -> no per-meeting calls, nothing added
+    # second run: nothing new -> no per-meeting calls, nothing added; the meeting list is asked
+    # again only for the windows the lookback reaches (two when it crosses a month boundary)
+    with warehouse(zoom_env) as con:
+        newest_end = con.execute("select max(end_time) from zoom_raw.meetings").fetchone()[0]
+    lookback_windows = month_windows((newest_end - dt.timedelta(days=2)).date(), today)
     sandbox.admin("reset", {})
     second = load(sandbox, start_date=start.isoformat())
     stats2 = sandbox.admin("stats")
     for endpoint in (*PER_MEETING_ENDPOINTS, "meetings"):
         assert stats2["by_endpoint"].get(endpoint, 0) == 0, endpoint
-    assert stats2["by_endpoint"]["metrics/meetings"] == 1  # the lookback window only
+    assert stats2["by_endpoint"]["metrics/meetings"] == len(lookback_windows)
     assert second["rows"]["participant_sessions"] == second["rows"]["participant_qos"] == 0
     with warehouse(zoom_env) as con:
         assert_matches_truth(con, truth)
@@ -276,7 +288,7 @@ def test_daily_budget_stops_cleanly_and_the_next_run_resumes_to_the_truth(
     with warehouse(zoom_env) as con:
         assert_matches_truth(con, truth)
         got = per_meeting(con)
-    assert got == {u: (m["sessions"], m["qos_minutes"]) for u, m in truth["meetings"].items()}
+    assert got == expected_per_meeting(truth)
 
 
 # ----------------------------------------------------------------------------- auth

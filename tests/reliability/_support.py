@@ -137,7 +137,7 @@ def zoom_expected(truth: dict) -> dict[str, int]:
         "users": z["users"],
         "meetings": z["meetings"],
         "meeting_fetch_log": z["meetings"],
-        "participant_sessions": z["participant_sessions"],
+        "participant_sessions": z["participant_sessions_listed"],  # waiting-room stints too
         "participant_qos": z["qos_participant_minutes"],
         "recordings": z["recordings"] + z["recordings_in_trash"],
         "recording_files": z["recording_files"] + z["recording_files_in_trash"],
@@ -176,7 +176,11 @@ def assert_zoom_equals_truth(con: duckdb.DuckDBPyConnection, truth: dict) -> Non
         con.execute("select meeting_uuid, count(*) from zoom_raw.participant_qos group by 1").fetchall()
     )
     got = {u: (sessions.get(u, 0), qos.get(u, 0)) for u in set(sessions) | set(qos)}
-    want = {u: (m["sessions"], m["qos_minutes"]) for u, m in truth["meetings"].items() if m["sessions"]}
+    want = {
+        u: (m["listed_sessions"], m["qos_minutes"])
+        for u, m in truth["meetings"].items()
+        if m["listed_sessions"]
+    }
     assert got == want
     fetched = {u for (u,) in con.execute("select meeting_uuid from zoom_raw.meeting_fetch_log").fetchall()}
     assert fetched == set(truth["meetings"])

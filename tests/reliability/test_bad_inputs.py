@@ -47,7 +47,7 @@ Z = {
 }
 # name -> field the source reports (snake_case for shaped rows, the API's name for map/dup checks)
 FIELDS = {
-    "zoom-user-missing-id": "id",
+    "zoom-user-missing-email": "user_key",
     "zoom-user-unknown-status": "status",
     "zoom-user-wrong-type": "type",
     "zoom-series-huge-topic": "topic",
@@ -100,7 +100,7 @@ def expected_quarantine(bad: list[dict], mutations: dict[str, dict]) -> set[tupl
                 rid = str(scope_event(b["scope"]))
             elif name == "meets-attendance-leaves-before-joining":
                 rid = f"{scope_event(b['scope'])}/{rid}"
-        if b["kind"] == "delete" and b["field"] in ("id", "meetsIdUser"):
+        if b["kind"] == "delete" and b["field"] in ("id", "email", "meetsIdUser"):
             rid = "(no id)"
         out.add((endpoint, rid, FIELDS[name]))
     return out
@@ -110,7 +110,7 @@ def expected_counts(sb: Any, truth: dict, bad: dict[str, dict]) -> tuple[dict, d
     acc = sb.server.state.account
     now = sb.server.state.now()
     zoom, meets = zoom_expected(truth), meets_expected(truth)
-    for name in ("zoom-user-missing-id", "zoom-user-unknown-status", "zoom-user-wrong-type"):
+    for name in ("zoom-user-missing-email", "zoom-user-unknown-status", "zoom-user-wrong-type"):
         uid = bad[name]["record_id"]
         zoom["users"] -= 1
         assert not [s for s in acc.series if s.host_id == uid and s.listed]  # no dependents to subtract
@@ -124,7 +124,7 @@ def expected_counts(sb: Any, truth: dict, bad: dict[str, dict]) -> tuple[dict, d
         m = truth["meetings"][bad[name]["record_id"]]
         zoom["meetings"] -= 1
         zoom["meeting_fetch_log"] -= 1
-        zoom["participant_sessions"] -= m["sessions"]
+        zoom["participant_sessions"] -= m["listed_sessions"]
         zoom["participant_qos"] -= m["qos_minutes"]
     zoom["participant_sessions"] -= 1  # the session that leaves before it joins
     qos_null = bad["zoom-qos-null-minutes"]

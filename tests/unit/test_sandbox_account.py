@@ -27,11 +27,20 @@ def test_account_contains_the_inconvenient_parts():
     assert any(needs_double_encoding(m.uuid) for m in acc.meetings)
     assert {m.type for m in acc.meetings} >= {1, 2, 4, 8}
     assert any(r.passcode for r in acc.recordings) and any(r.trashed_at for r in acc.recordings)
-    for r in acc.recordings:
-        for f in r.files:
-            assert (f.id is None) == (f.file_type in ("CC", "TIMELINE"))
-    keys = [s.person.key for m in acc.meetings for s in acc.sessions[m.uuid]]
-    assert len(keys) > len({(m.uuid, s.person.key) for m in acc.meetings for s in acc.sessions[m.uuid]})
+    files = [f for r in acc.recordings for f in r.files]
+    assert all(f.id is None for f in files if f.file_type == "CC")
+    assert all(f.id is not None for f in files if f.file_type not in ("CC", "TIMELINE"))
+    timelines = [f for f in files if f.file_type == "TIMELINE"]  # both forms occur in real payloads
+    assert any(f.id is None for f in timelines) and any(f.id is not None for f in timelines)
+    assert any(r.recording_count < len(r.files) for r in acc.recordings)  # SUMMARY files are not counted
+    sessions = [s for m in acc.meetings for s in acc.sessions[m.uuid]]
+    attendance = [s for s in sessions if s.in_meeting]
+    assert len(attendance) > len({(s.meeting.uuid, s.person.key) for s in attendance})  # rejoins
+    assert any(s.status == "in_waiting_room" for s in sessions)
+    assert any(s.dropped and "got disconnected" in s.leave_reason for s in sessions)
+    assert {s.connector for s in sessions} == {"", "rwg", "crc"}
+    assert {u.type for u in acc.users} == {1, 2, 4} and any(u.status == "pending" for u in acc.users)
+    assert any(u.login_type_created_at != u.created_at for u in acc.users)
 
 
 def test_qos_has_one_string_sample_per_minute():
@@ -40,9 +49,10 @@ def test_qos_has_one_string_sample_per_minute():
         samples = acc.qos(s)
         assert len(samples) == len(s.minutes)
         for sample in samples:
-            for block in sample.values():
-                if isinstance(block, dict):
-                    assert all(isinstance(v, str) for v in block.values())
+            for name, block in sample.items():
+                if isinstance(block, dict):  # Zoom's strings; Wi-Fi signal levels are integers
+                    want = (int, str) if name == "wifi_rssi" else str
+                    assert all(isinstance(v, want) for v in block.values())
 
 
 def test_content_chunks_resume_at_any_offset():

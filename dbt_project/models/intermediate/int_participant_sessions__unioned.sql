@@ -1,11 +1,10 @@
 {#-
-    Zoom participant sessions and MEETS attendance rows in one shape, with a person key that
-    identifies the same person across rejoins (and across the two sources):
-      1. the email address (lower-cased), else
-      2. the email of the Zoom account member with that Zoom user id, else
-      3. 'zoom:' + the Zoom user id, else
-      4. 'guest:' + meeting (Zoom uuid, else 'meets:' + event id) + ':' + lower-cased display name
-         (a guest who did not sign in is only identifiable by name, and only within one meeting).
+    Zoom attendance sessions (waiting-room stints excluded: they are not attendance, see
+    fct_waiting_room_stints) and MEETS attendance rows in one shape, with a person key that
+    identifies the same person across rejoins (and across the two sources): for Zoom rows the key
+    of int_zoom_sessions__identified (Zoom's email, the account member's, the matching MEETS
+    attendance row's, the Zoom user id, or the name within the meeting); for MEETS rows the email,
+    else 'guest:' + meeting (Zoom uuid, else 'meets:' + event id) + ':' + lower-cased name.
     A view: fct_participant_sessions is its one reader (the other marts read that table), so the
     rows are computed and stored once per run.
 -#}
@@ -14,13 +13,8 @@ with
 
 zoom_sessions as (
 
-    select * from {{ ref('stg_zoom__participant_sessions') }}
-
-),
-
-zoom_users as (
-
-    select * from {{ ref('stg_zoom__users') }}
+    select * from {{ ref('int_zoom_sessions__identified') }}
+    where not is_waiting_room
 
 ),
 
@@ -42,17 +36,13 @@ zoom_rows as (
         md5('zoom|' || zoom_sessions.meeting_uuid || '|' || zoom_sessions.participant_id) as participant_session_id,
         'zoom' as source,
         zoom_sessions.meeting_uuid,
-        event_meetings.meets_event_id,
+        zoom_sessions.meets_event_id,
         zoom_sessions.participant_id,
         zoom_sessions.zoom_user_id,
-        coalesce(
-            zoom_sessions.email,
-            zoom_users.email,
-            'zoom:' || zoom_sessions.zoom_user_id,
-            'guest:' || zoom_sessions.meeting_uuid || ':' || lower(zoom_sessions.user_name)
-        ) as person_key,
+        zoom_sessions.person_key,
+        zoom_sessions.identity_source,
         zoom_sessions.user_name,
-        coalesce(zoom_sessions.email, zoom_users.email) as email,
+        zoom_sessions.resolved_email as email,
         zoom_sessions.joined_at,
         zoom_sessions.left_at,
         coalesce(zoom_sessions.role = 'host', false) as is_host,
@@ -70,10 +60,6 @@ zoom_rows as (
         zoom_sessions.leave_reason,
         true as is_final
     from zoom_sessions
-    left join zoom_users
-        on zoom_sessions.zoom_user_id = zoom_users.zoom_user_id
-    left join event_meetings
-        on zoom_sessions.meeting_uuid = event_meetings.meeting_uuid
 
 ),
 
@@ -91,8 +77,14 @@ meets_rows as (
             attendance.email,
             'guest:'
             || coalesce(event_meetings.meeting_uuid, 'meets:' || attendance.meets_event_id)
-            || ':' || lower(attendance.attendee_name)
+            || ':' || lower(attendance.attendee_name),
+            'session:meets:' || attendance.meets_event_id || ':' || attendance.attendance_row_number
         ) as person_key,
+        case
+            when attendance.email is not null then 'meets_email'
+            when attendance.attendee_name is not null then 'name_in_meeting'
+            else 'session_only'
+        end as identity_source,
         attendance.attendee_name as user_name,
         attendance.email,
         attendance.joined_at,

@@ -1,5 +1,8 @@
 {#- MEETS courses with their LMS connection, LTI context id, roster sizes, and the Zoom meetings
-    their events became (via int_meets_events__matched_to_meetings). -#}
+    their events became (via int_meets_events__matched_to_meetings).
+    A course that events link to but that list_courses did not give (deleted in MEETS since, or
+    quarantined as unreadable) is kept as an inferred member: its id and its events, nothing else,
+    and is_listed = false. Every meeting's course is therefore in this table. -#}
 
 with
 
@@ -67,6 +70,30 @@ course_meetings as (
 
 ),
 
+all_courses as (
+
+    select
+        meets_course_id,
+        course_name,
+        lti_context_id,
+        meets_connection_id,
+        auxiliary,
+        true as is_listed
+    from courses
+    union all
+    select distinct
+        event_courses.meets_course_id,
+        null::varchar as course_name,
+        null::varchar as lti_context_id,
+        null::bigint as meets_connection_id,
+        null::json as auxiliary,
+        false as is_listed
+    from event_courses
+    anti join courses
+        on event_courses.meets_course_id = courses.meets_course_id
+
+),
+
 final as (
 
     select
@@ -83,8 +110,9 @@ final as (
         coalesce(roster.course_administrator_count, 0) as course_administrator_count,
         coalesce(course_meetings.event_count, 0) as event_count,
         coalesce(course_meetings.zoom_meeting_count, 0) as zoom_meeting_count,
-        courses.auxiliary
-    from courses
+        courses.auxiliary,
+        courses.is_listed
+    from all_courses as courses
     left join connections
         on courses.meets_connection_id = connections.meets_connection_id
     left join roster

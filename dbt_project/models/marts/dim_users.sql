@@ -110,7 +110,7 @@ final as (
         zoom_users.dept,
         zoom_users.timezone,
         zoom_users.created_at as zoom_created_at,
-        zoom_users.zoom_user_id is not null as is_zoom_user,
+        zoom_users.user_key is not null as is_zoom_user,
         coalesce(zoom_users.user_type = 2, false) as is_zoom_licensed,
         coalesce(hosted.hosted_meeting_count, 0) as hosted_meeting_count,
         coalesce(hosted.hosted_meeting_count, 0) > 0 as is_zoom_host,

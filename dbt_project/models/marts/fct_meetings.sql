@@ -2,7 +2,8 @@
     One row per Zoom meeting instance (uuid): series, host, MEETS event and course(s) when MEETS
     scheduled it, start/end/duration, Zoom's participant count, and counts from Zoom's participant
     sessions (sessions, distinct people by person_key), QoS minutes, recording files, and a
-    quality summary per stream kind from fct_meeting_quality.
+    quality summary per stream kind from fct_meeting_quality, and the time people spent in the
+    waiting room (fct_waiting_room_stints; never counted as sessions).
 -#}
 
 with
@@ -23,6 +24,18 @@ sessions as (
 
     select * from {{ ref('fct_participant_sessions') }}
     where source = 'zoom'
+
+),
+
+waiting_room as (
+
+    select
+        meeting_uuid,
+        count(*) as waiting_room_stint_count,
+        sum(waited_seconds) as waiting_room_seconds,
+        count_if(not was_admitted) as waiting_room_not_admitted_count
+    from {{ ref('fct_waiting_room_stints') }}
+    group by meeting_uuid
 
 ),
 
@@ -123,6 +136,9 @@ final as (
         coalesce(session_counts.session_count, 0) as session_count,
         coalesce(session_counts.distinct_people, 0) as distinct_people,
         coalesce(session_counts.rejoin_count, 0) as rejoin_count,
+        coalesce(waiting_room.waiting_room_stint_count, 0) as waiting_room_stint_count,
+        coalesce(waiting_room.waiting_room_seconds, 0) as waiting_room_seconds,
+        coalesce(waiting_room.waiting_room_not_admitted_count, 0) as waiting_room_not_admitted_count,
         coalesce(quality_summary.qos_minutes, 0) as qos_minutes,
         meetings.has_recording,
         coalesce(files.recording_file_count, 0) as recording_file_count,
@@ -144,6 +160,8 @@ final as (
         on meetings.host_email = host_user.email
     left join session_counts
         on meetings.meeting_uuid = session_counts.meeting_uuid
+    left join waiting_room
+        on meetings.meeting_uuid = waiting_room.meeting_uuid
     left join event_meetings
         on meetings.meeting_uuid = event_meetings.meeting_uuid
     left join courses

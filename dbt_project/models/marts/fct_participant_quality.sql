@@ -1,7 +1,9 @@
 {#-
     Participant quality: one row per meeting, person (person_key, so rejoins count together),
     stream kind (audio, video, share, cpu) and metric, with the same measures as
-    fct_meeting_quality. Incremental like fct_meeting_quality (meetings recomputed whole).
+    fct_meeting_quality. Incremental like fct_meeting_quality (meetings recomputed whole), and also
+    for meetings whose MEETS attendance arrived since (it can resolve who an anonymous Zoom
+    participant was, and so their person_key).
 -#}
 {{
     config(
@@ -12,6 +14,8 @@
     )
 }}
 {%- set watermark = meetings_watermark('qos_loaded_at') %}
+-- depends_on: {{ ref('int_meets_events__matched_to_meetings') }}
+-- depends_on: {{ ref('stg_meets__attendance') }}
 
 with
 
@@ -19,7 +23,7 @@ qos_aggregates as (
 
     {#- per session and stream (int_qos__session_stream_aggregates), for the meetings to recompute -#}
     select * from {{ ref('int_qos__session_stream_aggregates') }}
-    {{- where_meeting_touched(ref('int_qos__session_stream_aggregates'), 'qos_loaded_at', watermark) }}
+    {{- where_meeting_touched(ref('int_qos__session_stream_aggregates'), 'qos_loaded_at', watermark, identities=true) }}
 
 ),
 

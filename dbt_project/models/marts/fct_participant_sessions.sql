@@ -31,6 +31,7 @@ final as (
         sessions.zoom_user_id,
         users.user_id,
         sessions.person_key,
+        sessions.identity_source,
         sessions.user_name,
         sessions.email,
         sessions.is_host,
@@ -49,8 +50,12 @@ final as (
         sessions.location,
         sessions.data_center,
         sessions.leave_reason,
-        sessions.leave_reason is not null
-        and regexp_matches(lower(sessions.leave_reason), 'connection|network|unexpectedly') as is_dropped,
+        -- Zoom's leave_reason values for a lost connection: "<name> got disconnected from the
+        -- meeting." and "Network connection error." (the others are leaves, ends or removals)
+        coalesce(
+            regexp_matches(lower(sessions.leave_reason), 'got disconnected from the meeting|network connection error'),
+            false
+        ) as is_dropped,
         sessions.is_final
     from sessions
     left join users

@@ -12,12 +12,16 @@ renamed as (
         ---------- ids
         meeting_uuid,
         user_id as participant_id,
-        nullif(id, '') as zoom_user_id,
+        -- Zoom deprecates id in favour of participant_user_id (empty for guests in both)
+        coalesce(nullif(participant_user_id, ''), nullif(id, '')) as zoom_user_id,
         nullif(participant_uuid, '') as participant_uuid,
         ---------- person
         nullif(trim(user_name), '') as user_name,
         lower(nullif(trim(email), '')) as email,
         lower(nullif(role, '')) as role,
+        ---------- in the meeting or waiting to be admitted
+        coalesce(lower(nullif(status, '')), 'in_meeting') as participant_status,
+        coalesce(lower(status) = 'in_waiting_room', false) as is_waiting_room,
         ---------- client and network
         nullif(device, '') as device,
         nullif(os, '') as os,

@@ -10,7 +10,8 @@ renamed as (
 
     select
         ---------- ids
-        id as zoom_user_id,
+        user_key,
+        nullif(id, '') as zoom_user_id,
         ---------- attributes
         lower(nullif(trim(email), '')) as email,
         nullif(first_name, '') as first_name,
@@ -23,7 +24,9 @@ renamed as (
         nullif(timezone, '') as timezone,
         cast(pmi as bigint) as pmi,
         ---------- timestamps
-        {{ to_utc('created_at') }} as created_at,
+        {{ to_utc('user_created_at') }} as created_at,
+        {{ to_utc('created_at') }} as login_type_created_at,
+        {{ to_utc('last_login_time') }} as last_login_at,
         ---------- lineage
         _dlt_load_id
 
