@@ -1,7 +1,8 @@
 """Regenerate the numbers in docs/tour.md: table counts and the answers of docs/example_queries.sql.
 
-The sandbox generates its account relative to its clock (today 00:00 UTC), so the answers change
-from day to day; this script produces them and records the date.
+The sandbox generates its account relative to its clock, so the answers change from day to day;
+this script pins the clock (``--now``, default ``TOUR_NOW``) so anyone can reproduce them exactly
+with ``MW_NOW=<that date> make run``.
 
     python docs/gen_tour.py                       # fresh sandbox warehouse (default scale) in a temp folder:
                                                   #   python -m pipelines load, then transform (+ publish)
@@ -41,8 +42,12 @@ def _run(args: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"{' '.join(args)} failed (exit {proc.returncode})")
 
 
-def build_fresh(folder: Path) -> tuple[Path, Path]:
-    """``make load`` + ``make transform`` on the embedded sandbox (default scale) into ``folder``."""
+TOUR_NOW = "2026-12-01T00:00:00Z"
+
+
+def build_fresh(folder: Path, now: str = TOUR_NOW) -> tuple[Path, Path]:
+    """``make load`` + ``make transform`` on the embedded sandbox (default scale) into ``folder``,
+    with the project's clock pinned at ``now``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MW_", "SANDBOX_", "SOURCES__"))}
     env.update(
         {
@@ -52,6 +57,7 @@ def build_fresh(folder: Path) -> tuple[Path, Path]:
             "MW_TOKEN_DIR": str(folder / "tokens"),
             "DBT_LOG_PATH": str(folder / "dbt_logs"),
             "SANDBOX_SCALE": "default",
+            "MW_NOW": now,
             "RUNTIME__DLTHUB_TELEMETRY": "false",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
@@ -94,15 +100,20 @@ def table_counts(con, schemas: tuple[str, ...]) -> list[tuple[str, int]]:
     return [(f"{s}.{t}", con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]) for s, t in tables]
 
 
-def generate(serving: Path, warehouse: Path | None, note: str) -> dict[str, str]:
+def generate(serving: Path, warehouse: Path | None, note: str, pinned: str | None = None) -> dict[str, str]:
     import duckdb
 
     blocks: dict[str, str] = {}
     now = datetime.now(UTC)
     blocks["produced"] = (
         f"The numbers below were produced on **{now:%Y-%m-%d}** ({note}) by `python docs/gen_tour.py`. "
-        "The sandbox generates its meetings relative to its clock (today 00:00 UTC), so your numbers "
-        "differ in the details when you run it on another day; the shape stays the same."
+        + (
+            f"The clock was pinned: `MW_NOW={pinned} make run` gives exactly these numbers. "
+            if pinned
+            else ""
+        )
+        + "The sandbox generates its meetings relative to its clock (today 00:00 UTC unless pinned), so "
+        "on another day your numbers differ in the details; the shape stays the same."
     )
 
     counts: list[str] = []
@@ -184,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warehouse", type=Path, help="its warehouse, for the raw table counts")
     parser.add_argument("--print", action="store_true", help="print the blocks instead of rewriting tour.md")
+    parser.add_argument(
+        "--now", default=TOUR_NOW, help=f"the pinned clock of a fresh build (default {TOUR_NOW})"
+    )
     args = parser.parse_args(argv)
     if not args.print:
         check_markers(TOUR.read_text(encoding="utf-8"))  # before the minute-long build
@@ -193,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             serving, warehouse = args.serving.resolve(), args.warehouse.resolve() if args.warehouse else None
             note = f"snapshot {serving}"
         else:
-            warehouse, serving = build_fresh(Path(tmp))
-            note = "embedded sandbox, default scale, seed 42, clock today 00:00 UTC"
-        blocks = generate(serving, warehouse, note)
+            warehouse, serving = build_fresh(Path(tmp), args.now)
+            note = f"embedded sandbox, default scale, seed 42, clock {args.now}"
+        blocks = generate(serving, warehouse, note, None if args.serving else args.now)
     if args.print:
         for name, body in blocks.items():
             print(f"<!-- {name} -->\n{body}\n")

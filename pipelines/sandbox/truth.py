@@ -135,6 +135,8 @@ def compute_truth(
         attendance_final_events += int(final)
         attendance_rows += len(account.attendance(e, final))
     meets_recs = [r for r in account.meets_recordings if r.time_added <= now_ts]
+    used = {e.account_id for e in account.meets_events if e.account_id is not None}
+    referenced_accounts = [a for a in account.meets_accounts if a["meetsIdConferencingAccount"] in used]
 
     files = [f for r in recordings for f in r.files]
     truth: dict = {
@@ -147,7 +149,7 @@ def compute_truth(
             "users_without_id": sum(1 for u in account.users if u.status == "pending"),
             "users_not_hosting": sum(1 for u in account.users if u.status != "pending" and not u.may_host),
             "active_hosts": len({m.host.id for m in past}),
-            "meeting_series_listed": sum(1 for s in account.series if s.listed),
+            "meeting_series_listed": sum(1 for s in account.series if s.listed and s.created_at <= now),
             "meetings": len(past),
             "meetings_needing_double_encoding": sum(
                 1 for m in past if m.uuid.startswith("/") or "//" in m.uuid
@@ -180,8 +182,9 @@ def compute_truth(
             "courses": len(account.meets_courses),
             "users": len(account.meets_users),
             "course_users": len(account.meets_course_users),
-            "conferencing_accounts": len(account.meets_accounts),
-            "conferencing_account_users": sum(len(a["meetsIdUsers"]) for a in account.meets_accounts),
+            # MEETS has no list function for accounts: they are known through the events that use them
+            "conferencing_accounts": len(referenced_accounts),
+            "conferencing_account_users": sum(len(a["meetsIdUsers"]) for a in referenced_accounts),
             "conferencing_events": len(account.meets_events),
             "event_courses": sum(len(e.course_ids) for e in account.meets_events),
             "event_users": sum(len(e.user_ids) for e in account.meets_events),

@@ -325,3 +325,37 @@ def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
     _snapshot(warehouse_env)
     assert run_transform(full_refresh=True, quiet=True) == 0
     _assert_equal_to_snapshot(warehouse_env)
+
+
+def test_current_api_fields_are_the_ones_read(warehouse_env: Path) -> None:
+    """Zoom deprecates the participants' ``id`` for ``participant_user_id``, and since 2026
+    ``created_at`` is when the latest login type was created (``user_created_at`` is the user's
+    creation). With the deprecated id gone, members' sessions still know their Zoom user, and
+    dim_users shows when each user was created, not when their login changed."""
+    scale = Scale.named("tiny")
+    now = default_clock_base()
+    account = Account(5, scale, start_date=now.date() - timedelta(days=scale.days))
+    warehouse_env.parent.mkdir(parents=True, exist_ok=True)
+    fill_raw(str(warehouse_env), account, now, workers=1)
+    with duckdb.connect(str(warehouse_env)) as con:
+        con.execute("update zoom_raw.participant_sessions set id = null")  # removed, as Zoom announced
+    assert run_transform(quiet=True) == 0
+    members = sum(
+        1
+        for m in account.meetings
+        if m.end <= now
+        for s in account.sessions[m.uuid]
+        if s.in_meeting and s.person.zoom_user_id
+    )
+    with _connect(warehouse_env) as con:
+        known = con.execute(
+            "select count(*) from analytics.fct_participant_sessions where source = 'zoom' and zoom_user_id is not null"
+        ).fetchone()[0]
+        created = dict(
+            con.execute(
+                "select email, zoom_created_at from analytics.dim_users where is_zoom_user"
+            ).fetchall()
+        )
+    assert known == members > 0
+    assert created == {u.email: u.created_at.replace(tzinfo=None) for u in account.users}  # UTC, naive
+    assert any(u.login_type_created_at != u.created_at for u in account.users)

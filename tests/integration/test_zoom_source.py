@@ -137,6 +137,7 @@ def test_load_matches_truth_second_run_adds_nothing_and_secrets_stay_out(
     today = clock.today()
     windows = month_windows(start, today)
     first = load(sandbox, start_date=start.isoformat())
+    assert first["stopped"] is None and first["users_not_hosting"]  # 400/3161 users are skipped
     truth = sandbox.admin("truth")
     stats = sandbox.admin("stats")
     z = truth["zoom"]
@@ -289,6 +290,77 @@ def test_daily_budget_stops_cleanly_and_the_next_run_resumes_to_the_truth(
         assert_matches_truth(con, truth)
         got = per_meeting(con)
     assert got == expected_per_meeting(truth)
+
+
+def test_zooms_daily_cap_without_its_headers_stops_that_category_only(
+    sandbox_factory: Any, zoom_env: Path, tmp_path: Path
+) -> None:
+    """A daily-cap 429 as users captured it (no X-RateLimit-Type, no Retry-After; only Zoom's
+    "maximum daily rate limit" message) is recognised at once: not retried, the category stops,
+    the light and medium resources finish, and nothing is asked beyond the cap."""
+    sb = sandbox_factory(plan="pro", daily_limit_headers="none")
+    state = sb.server.state
+    left = 12
+    state.daily[(state.now().date().isoformat(), "heavy")] = PLANS["pro"]["daily_shared"] - left  # other apps
+    with pytest.raises(RateBudgetExceeded) as caught:
+        load(sb, ledger_path=str(tmp_path / "ledger.sqlite"))
+    assert "daily" in str(caught.value).lower()
+    stats = sb.admin("stats")
+    assert all(n <= 1 for n in stats["rejected_429"].values()), stats["rejected_429"]  # never retried
+    shared = stats["received"].get("heavy", 0) + stats["received"].get("resource_intensive", 0)
+    assert shared <= left + len(stats["rejected_429"])  # the refused requests themselves, once each
+    truth = sb.admin("truth")
+    with warehouse(zoom_env) as con:  # users, series and recordings (medium) were loaded whole
+        assert count(con, "users") == truth["zoom"]["users"]
+        assert count(con, "meeting_series") == truth["zoom"]["meeting_series_listed"]
+        assert count(con, "recordings") == truth["zoom"]["recordings"] + truth["zoom"]["recordings_in_trash"]
+
+
+def test_users_who_may_not_host_are_skipped_and_reported_once(sandbox: Any, zoom_env: Path) -> None:
+    """Zoom answers GET /users/{id}/meetings with 400/3161 for users who may not host: the load
+    skips them (reported once, by user), completes, and a rerun does the same."""
+    acc = sandbox.server.state.account
+    not_hosting = sorted(u.email for u in acc.users if u.status != "pending" and not u.may_host)
+    assert not_hosting
+    for _ in range(2):
+        summary = load(sandbox)
+        assert summary["stopped"] is None
+        assert summary["users_not_hosting"] == not_hosting
+    with warehouse(zoom_env) as con:
+        assert count(con, "meeting_series") == sandbox.admin("truth")["zoom"]["meeting_series_listed"]
+        assert count(con, "quarantine") == 0 if table_exists(con, "quarantine") else True
+
+
+def test_recordings_still_processing_are_loaded_by_a_later_run(sandbox: Any, zoom_env: Path) -> None:
+    """Zoom lists a recording while it is processing (empty file type and end). The load skips it
+    and says so; the next run, once it is complete, loads it with every file."""
+    state = sandbox.server.state
+    rec = max(
+        (r for r in state.account.recordings if r.available_at <= state.now()), key=lambda r: r.meeting.end
+    )
+    during = rec.meeting.end + dt.timedelta(minutes=5)
+    sandbox.admin("clock", {"offset_seconds": int((during - state.clock_base).total_seconds())})
+    first = load(sandbox)
+    assert first["recordings_processing"] >= 1
+    with warehouse(zoom_env) as con:
+        assert count(con, "recordings", f"uuid = '{rec.meeting.uuid}'") == 0
+        assert count(con, "recording_files", "file_type = '' or file_type is null") == 0
+    sandbox.admin("clock", {"offset_seconds": 0})
+    second = load(sandbox)
+    assert second["recordings_processing"] == 0
+    truth = sandbox.admin("truth")
+    with warehouse(zoom_env) as con:
+        assert_matches_truth(con, truth)
+        assert count(con, "recording_files", f"meeting_uuid = '{rec.meeting.uuid}'") == len(rec.files)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'zoom_raw' and table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
 
 
 # ----------------------------------------------------------------------------- auth
