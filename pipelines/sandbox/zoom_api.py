@@ -986,10 +986,9 @@ def _file_item(f: RecordingFile, base: str, deleted: datetime | None) -> dict:
     return item
 
 
-def _recording_item(rec: Recording, base: str, trash: bool) -> dict:
+def _recording_head(rec: Recording, total_size: int, recording_count: int) -> dict:
     m = rec.meeting
-    deleted = trashed_at(rec) if trash else None
-    item: dict = {
+    return {
         "uuid": m.uuid,
         "id": m.id,
         "account_id": SANDBOX_ACCOUNT_ID,
@@ -999,10 +998,15 @@ def _recording_item(rec: Recording, base: str, trash: bool) -> dict:
         "start_time": iso(m.start),
         "timezone": m.series.timezone,
         "duration": _minutes(m.duration_seconds),
-        "total_size": sum(f.size for f in rec.files),
-        "recording_count": rec.recording_count,
+        "total_size": total_size,
+        "recording_count": recording_count,
         "share_url": rec.share_url,
     }
+
+
+def _recording_item(rec: Recording, base: str, trash: bool) -> dict:
+    deleted = trashed_at(rec) if trash else None
+    item = _recording_head(rec, sum(f.size for f in rec.files), rec.recording_count)
     if rec.passcode:
         item["recording_play_passcode"] = rec.passcode
     item["auto_delete"] = rec.auto_delete
@@ -1015,21 +1019,9 @@ def _recording_item(rec: Recording, base: str, trash: bool) -> dict:
 def _processing_item(rec: Recording, base: str) -> dict:
     """A recording Zoom is still processing, as a 2021 capture shows it: listed already, with no
     size, ``recording_count`` 0 and one file whose type, extension and end are empty."""
-    m = rec.meeting
     f = next((x for x in rec.files if x.has_id), rec.files[0])
     return {
-        "uuid": m.uuid,
-        "id": m.id,
-        "account_id": SANDBOX_ACCOUNT_ID,
-        "host_id": m.host.id,
-        "topic": m.topic,
-        "type": m.type,
-        "start_time": iso(m.start),
-        "timezone": m.series.timezone,
-        "duration": _minutes(m.duration_seconds),
-        "total_size": 0,
-        "recording_count": 0,
-        "share_url": rec.share_url,
+        **_recording_head(rec, 0, 0),
         "recording_files": [
             {
                 "id": f.id or _uuid_from(f.key),

@@ -15,7 +15,6 @@ project's own client reads.
 
 from __future__ import annotations
 
-import base64
 import re
 import sys
 from datetime import timedelta
@@ -23,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from pipelines.sandbox import Scale
 from pipelines.zoom.client import encode_meeting_id, month_windows
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures import openapi as oa
+from tests.fixtures.sandbox_client import SandboxClient
 
 ENDPOINTS = (
     "/users",
@@ -167,34 +166,9 @@ def served() -> dict[str, list[dict]]:
         SandboxConfig.from_env(scale=Scale.named("small"), enforce_rate_limits=False)
     ).start()
     try:
-        yield _collect(_Client(server))
+        yield _collect(SandboxClient(server))
     finally:
         server.stop()
-
-
-class _Client:
-    """Plain HTTP to the sandbox (a module-scoped fixture cannot use the function-scoped ones)."""
-
-    def __init__(self, server: Any) -> None:
-        self.server, self.base, self.http = server, server.base_url, requests.Session()
-        info = server.info()
-        self._basic = base64.b64encode(f"{info['client_id']}:{info['client_secret']}".encode()).decode()
-        self._account = info["account_id"]
-
-    def s2s_token(self) -> str:
-        r = self.http.post(
-            f"{self.base}/oauth/token",
-            params={"grant_type": "account_credentials", "account_id": self._account},
-            headers={"Authorization": f"Basic {self._basic}"},
-            timeout=30,
-        )
-        r.raise_for_status()
-        return r.json()["access_token"]
-
-    def zoom_get(self, path: str, token: str, **params: Any) -> requests.Response:
-        return self.http.get(
-            f"{self.base}/v2{path}", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        )
 
 
 def _collect(sb: Any) -> dict[str, list[dict]]:
