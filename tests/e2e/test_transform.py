@@ -358,4 +358,17 @@ def test_current_api_fields_are_the_ones_read(warehouse_env: Path) -> None:
         )
     assert known == members > 0
     assert created == {u.email: u.created_at.replace(tzinfo=None) for u in account.users}  # UTC, naive
+    # the newer QoS blocks are parsed: Wi-Fi signal (integers in Zoom's payload) and CPU pressure
+    samples = [
+        q for m in account.meetings if m.end <= now for s in account.sessions[m.uuid] for q in account.qos(s)
+    ]
+    wifi = [q["wifi_rssi"]["avg_rssi"] for q in samples if "wifi_rssi" in q]
+    pressure = sum(1 for q in samples if "cpu_pressure_level" in q)
+    with _connect(warehouse_env) as con:
+        got_wifi, got_sum, got_pressure = con.execute(
+            "select count(wifi_avg_rssi_dbm), sum(wifi_avg_rssi_dbm), count(system_max_cpu_pressure_level) "
+            "from staging.stg_zoom__participant_qos"
+        ).fetchone()
+    assert (got_wifi, got_sum, got_pressure) == (len(wifi), sum(wifi), pressure)
+    assert wifi and pressure
     assert any(u.login_type_created_at != u.created_at for u in account.users)

@@ -18,7 +18,7 @@ renamed as (
         cast(type as integer) as meeting_type,
         cast(duration as integer) as duration_minutes,
         cast(total_size as bigint) as total_size_bytes,
-        cast(recording_count as integer) as recording_file_count,
+        cast(recording_count as integer) as zoom_recording_count,
         nullif(share_url, '') as share_url,
         cast(auto_delete as boolean) as is_auto_delete,
         cast(auto_delete_date as date) as auto_delete_date,
