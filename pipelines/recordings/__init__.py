@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--types",
         default=None,
-        help="comma-separated file types to copy: mp4, m4a, chat, transcript, cc, timeline, csv "
-        "(aliases video, audio, captions, poll); default all",
+        help="comma-separated file types to copy: mp4, m4a, chat, chat_message, transcript, cc, "
+        "timeline, csv, summary, tb (aliases video, audio, captions, poll); default all",
     )
     parser.add_argument("--video-only", action="store_true", help="copy MP4 video files only")
     parser.add_argument("--users", default=None, help="comma-separated host e-mails or Zoom user ids")

@@ -18,7 +18,7 @@ STATUSES = (PLANNED, COPIED, FAILED, GONE, SKIPPED)
 
 VIDEO_FILE_TYPES = frozenset({"MP4"})
 # Zoom file types (recording_files[].file_type) the pipeline knows; MEETS recordings are MP4.
-FILE_TYPES = ("MP4", "M4A", "CHAT", "TRANSCRIPT", "CC", "TIMELINE", "CSV", "SUMMARY")
+FILE_TYPES = ("MP4", "M4A", "CHAT", "CHAT_MESSAGE", "TRANSCRIPT", "CC", "TIMELINE", "CSV", "SUMMARY", "TB")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ DEFAULT_RECORDING_TYPE = {
     "TIMELINE": "timeline",
     "CSV": "poll",
     "SUMMARY": "summary",
+    "CHAT_MESSAGE": "chat_message",
+    "TB": "thumbnail",
 }
 # file extension to use when Zoom gives none.
 DEFAULT_EXTENSION = {
@@ -59,6 +61,9 @@ DEFAULT_EXTENSION = {
     "CC": "vtt",
     "TIMELINE": "json",
     "CSV": "csv",
+    "SUMMARY": "json",
+    "CHAT_MESSAGE": "json",
+    "TB": "jpg",
 }
 
 

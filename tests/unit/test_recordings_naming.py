@@ -117,6 +117,10 @@ def test_file_names_for_files_without_recording_type() -> None:
     assert naming.file_name(None, "TIMELINE", "JSON") == "timeline.json"
     assert naming.file_name("audio_only", "M4A", None) == "audio_only.m4a"
     assert naming.file_name(None, "WEIRD", None) == "weird.bin"
+    # file types newer than the 2022 spec (the current spec's literals): named, never refused
+    assert naming.file_name("summary", "SUMMARY", "JSON") == "summary.json"
+    assert naming.file_name(None, "CHAT_MESSAGE", None) == "chat_message.json"
+    assert naming.file_name(None, "TB", None) == "thumbnail.jpg"
     assert naming.file_name("shared_screen_with_speaker_view(CC)", "MP4", "MP4") == (
         "shared_screen_with_speaker_view(cc).mp4"
     )
