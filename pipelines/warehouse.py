@@ -42,3 +42,47 @@ def repair_interrupted_creation(path: Path) -> bool:
         leftover.unlink(missing_ok=True)
     log.warning("removed %s: its creation was interrupted (%d bytes, no data); starting it anew", path, size)
     return True
+
+
+# ----------------------------------------------------------------------------- raw layout upgrades
+def upgrade_raw_layout(path: Path) -> list[str]:
+    """Bring a warehouse written by an earlier version to the current raw contract, in place.
+
+    ``zoom_raw.users`` was keyed by ``id`` (NOT NULL), which Zoom does not send for pending users;
+    it is now keyed by ``user_key`` (the id, else ``email:<email>``). DuckDB cannot add a NOT NULL
+    column, and dlt would try, so the column is added, filled and constrained here, and ``id`` may
+    be null from now on; the same for dlt's staging copy of the table. Returns what was changed.
+    Nothing happens to a new or current warehouse.
+    """
+    import duckdb
+
+    if not Path(path).exists():
+        return []
+    done: list[str] = []
+    with duckdb.connect(str(path)) as con:
+        for schema in ("zoom_raw", "zoom_raw_staging"):
+            cols = {
+                name: nullable
+                for name, nullable in con.execute(
+                    "select column_name, is_nullable from information_schema.columns "
+                    "where table_schema = ? and table_name = 'users'",
+                    [schema],
+                ).fetchall()
+            }
+            if not cols or cols.get("user_key") == "NO":
+                continue
+            # each step on its own (DuckDB adds no constraint in a transaction with pending updates);
+            # a run interrupted between them finds the column nullable and finishes the job
+            if "user_key" not in cols:
+                con.execute(f"alter table {schema}.users add column user_key varchar")
+            con.execute(
+                f"update {schema}.users set user_key = coalesce(nullif(id, ''), 'email:' || lower(trim(email))) "
+                "where user_key is null"
+            )
+            con.execute(f"alter table {schema}.users alter column user_key set not null")
+            if cols.get("id") == "NO":
+                con.execute(f"alter table {schema}.users alter column id drop not null")
+            done.append(f"{schema}.users keyed by user_key")
+    for change in done:
+        log.warning("warehouse upgraded to the current raw layout: %s", change)
+    return done

@@ -45,6 +45,7 @@ from pipelines.api_client import (
     install_log_redaction,
 )
 from pipelines.paths import pipelines_dir, warehouse_path
+from pipelines.warehouse import upgrade_raw_layout
 from pipelines.zoom import HarvestContext, qos_requests_for, series_fingerprint, user_ref, zoom_source
 from pipelines.zoom.auth import (
     OAuthTokenEndpoint,
@@ -255,6 +256,7 @@ def run_zoom_load(
     )
     _configure_dlt()
     try:
+        upgrade_raw_layout(warehouse_path())  # a warehouse from an earlier version of the contract
         pipeline = zoom_pipeline()
         with display:
             try:

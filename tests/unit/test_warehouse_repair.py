@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipelines.warehouse import HEADER_BYTES, NotAWarehouse, repair_interrupted_creation
+from pipelines.warehouse import HEADER_BYTES, NotAWarehouse, repair_interrupted_creation, upgrade_raw_layout
 
 
 def test_missing_file_is_fine(tmp_path):
@@ -40,3 +40,39 @@ def test_foreign_file_is_not_deleted(tmp_path, content):
     with pytest.raises(NotAWarehouse, match="not a DuckDB database"):
         repair_interrupted_creation(path)
     assert path.read_bytes() == content
+
+
+def test_a_warehouse_of_the_earlier_users_layout_is_upgraded_in_place(tmp_path) -> None:
+    """Earlier versions keyed zoom_raw.users by a NOT NULL id (Zoom sends none for pending
+    users); the upgrade keys it by user_key, keeps every row, and is a no-op the second time."""
+
+    db = tmp_path / "meetings.duckdb"
+    with duckdb.connect(str(db)) as con:
+        for schema in ("zoom_raw", "zoom_raw_staging"):
+            con.execute(f"create schema {schema}")
+            con.execute(
+                f"create table {schema}.users (id varchar not null, email varchar, _dlt_load_id varchar not null, "
+                "_dlt_id varchar not null)"
+            )
+        con.execute(
+            "insert into zoom_raw.users values ('abc', 'A@x.edu', '1', 'r1'), ('', 'B@x.edu ', '1', 'r2')"
+        )
+    assert upgrade_raw_layout(db) == [
+        "zoom_raw.users keyed by user_key",
+        "zoom_raw_staging.users keyed by user_key",
+    ]
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("select id, user_key from zoom_raw.users order by 2").fetchall() == [
+            ("abc", "abc"),
+            ("", "email:b@x.edu"),
+        ]
+        con.execute("insert into zoom_raw.users values (null, 'c@x.edu', 'email:c@x.edu', '2', 'r3')")
+        nullable = dict(
+            con.execute(
+                "select column_name, is_nullable from information_schema.columns "
+                "where table_schema = 'zoom_raw' and table_name = 'users'"
+            ).fetchall()
+        )
+    assert nullable["user_key"] == "NO" and nullable["id"] == "YES"
+    assert upgrade_raw_layout(db) == []
+    assert upgrade_raw_layout(tmp_path / "absent.duckdb") == []
