@@ -256,10 +256,10 @@ def run_zoom_load(
     )
     _configure_dlt()
     try:
-        upgrade_raw_layout(warehouse_path())  # a warehouse from an earlier version of the contract
         pipeline = zoom_pipeline()
         with display:
             try:
+                upgrade_raw_layout(warehouse_path())  # a warehouse from an earlier version of the contract
                 row_counts = _run_pipeline(pipeline, ctx, refresh)
             except Exception as exc:
                 raise _typed_error(exc) from exc
