@@ -1,17 +1,32 @@
 """``python -m pipelines doctor``: check the configuration and explain what is missing.
 
-It never prints a secret value: only whether it is set and where it came from.
+It never prints a secret value: only whether it is set and where it came from. What it checks:
+
+* every setting of ``[sources.zoom]``, ``[sources.meets]`` and ``[recordings]`` (one line per bad
+  or misspelt setting, see :mod:`pipelines.settings_check`) and that the ``.dlt`` toml files parse;
+* the files: the warehouse, the serving snapshot, the request budget ledger and the token files
+  (readable, not corrupt, not locked, token files 0600), each finding naming the path and what to do;
+* the credentials: with a Zoom app configured it asks Zoom's OAuth token endpoint for a token (Zoom
+  does not count token requests against the API quotas, and neither does the request ledger). MEETS
+  has no token endpoint: every authenticated call is a data call, so its token is not spent on here.
+  With no credentials the loads use the embedded sandbox, and the doctor says so (and checks a
+  sandbox named by ``MW_SANDBOX_URL``).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import sqlite3
 import stat
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines import paths
+from pipelines.settings_check import MEETS, SECTIONS, ZOOM, check_section, dlt_dir, origin_of
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -110,20 +125,119 @@ def check_secret_files() -> list[Check]:
             )
         )
         out += _mode_check(secrets_file)
-    tdir = paths.token_dir()
-    if tdir.exists():
-        for f in sorted(p for p in tdir.iterdir() if p.is_file()):
-            out += _mode_check(f)
+    out += check_token_files()
     return out
 
 
-def _mode_check(path: Path) -> list[Check]:
+def _mode_check(path: Path, status: str = WARN, topic: str = "secrets") -> list[Check]:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        return [
-            Check(WARN, "secrets", f"{path.name} is readable by others (mode {mode:o}): run chmod 600 {path}")
-        ]
-    return [Check(OK, "secrets", f"{path.name} has mode {mode:o}")]
+        return [Check(status, topic, f"{path} is readable by others (mode {mode:o}): run chmod 600 {path}")]
+    return [Check(OK, topic, f"{path.name} has mode {mode:o}")]
+
+
+def _zoom_token_file() -> Path:
+    from pipelines.zoom.auth import TOKEN_FILE_NAME
+
+    try:
+        import dlt
+
+        configured = dlt.config.get("sources.zoom.token_file")
+    except Exception:
+        configured = None
+    return Path(str(configured)).expanduser() if configured else paths.token_dir() / TOKEN_FILE_NAME
+
+
+def check_token_files() -> list[Check]:
+    """Token files: 0600, readable, a JSON object with a refresh token, no refresh stuck holding the lock."""
+    out: list[Check] = []
+    token_file = _zoom_token_file()
+    tdir = paths.token_dir()
+    files = sorted(p for p in tdir.iterdir() if p.is_file()) if tdir.is_dir() else []
+    if token_file.is_file() and token_file not in files:
+        files.append(token_file)
+    for f in files:
+        out += _mode_check(f, FAIL, "tokens")
+        if f.name.endswith((".lock", ".tmp")):
+            continue
+        if not os.access(f, os.R_OK):
+            out.append(Check(FAIL, "tokens", f"{f} is not readable by this user: fix its owner/permissions"))
+            continue
+        if f != token_file:
+            continue
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            out.append(
+                Check(
+                    FAIL,
+                    "tokens",
+                    f"{f} is corrupt ({type(exc).__name__}): move it aside and run `python -m pipelines "
+                    "authorize` to write a new one",
+                )
+            )
+            continue
+        if not isinstance(data, dict) or not data.get("refresh_token"):
+            out.append(
+                Check(
+                    FAIL, "tokens", f"{f} holds no refresh token: run `python -m pipelines authorize` again"
+                )
+            )
+            continue
+        lock = f.with_name(f.name + ".lock")
+        if lock.exists() and _flock_held(lock):
+            out.append(
+                Check(
+                    WARN,
+                    "tokens",
+                    f"{lock} is locked: another process is refreshing the Zoom token right now; if that "
+                    f"persists, find it with `fuser {lock}` and stop it",
+                )
+            )
+        else:
+            out.append(Check(OK, "tokens", f"{f} holds a refresh token"))
+    return out
+
+
+def _flock_held(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _duckdb_problem(path: Path, exc: Exception, topic: str) -> Check:
+    """Locked, corrupt or unreadable: which one, in words, with what to do."""
+    text = str(exc).splitlines()[0][:200]
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        return Check(
+            WARN,
+            topic,
+            f"{path} is locked by another process ({text}): close that client (BI tool, notebook, DuckDB "
+            f"shell) or point it at the read-only snapshot {paths.serving_path()}",
+        )
+    if "ermission denied" in text:
+        return Check(FAIL, topic, f"{path} cannot be read ({text}): fix its owner/permissions")
+    corrupt = ("not a valid DuckDB database", "Corrupt database", "checksum", "Could not read enough bytes")
+    if any(marker in text for marker in corrupt):
+        if topic == "serving":
+            todo = "delete it and run `make transform` to publish it again (it is a copy of the warehouse)"
+        else:
+            todo = (
+                f"move it aside (mv {path} {path}.corrupt) and run `make load` to rebuild it from the APIs "
+                "(or restore it from a backup)"
+            )
+        return Check(FAIL, topic, f"{path} is corrupt ({text}): {todo}")
+    return Check(FAIL, topic, f"{path} cannot be opened ({text})")
 
 
 def check_warehouse() -> list[Check]:
@@ -132,21 +246,18 @@ def check_warehouse() -> list[Check]:
     wh = paths.warehouse_path()
     if not wh.exists():
         return [Check(OK, "warehouse", f"{wh} does not exist yet: `make load` creates it")]
+    if not os.access(wh, os.R_OK | os.W_OK):
+        return [
+            Check(FAIL, "warehouse", f"{wh} is not readable and writable by this user: fix its permissions")
+        ]
     try:
         con = duckdb.connect(str(wh), read_only=True)
         try:
             quarantined = _quarantined(con)
         finally:
             con.close()
-    except duckdb.IOException as exc:
-        return [
-            Check(
-                WARN,
-                "warehouse",
-                f"{wh} is locked by another process ({str(exc).splitlines()[0][:160]}); close that client or "
-                "point BI tools at the published read-only snapshot instead",
-            )
-        ]
+    except duckdb.Error as exc:
+        return [_duckdb_problem(wh, exc, "warehouse")]
     checks = [Check(OK, "warehouse", f"{wh} opens read-only")]
     for schema, n in quarantined.items():
         checks.append(
@@ -158,6 +269,25 @@ def check_warehouse() -> list[Check]:
             )
         )
     return checks
+
+
+def check_serving() -> list[Check]:
+    import duckdb
+
+    snap = paths.serving_path()
+    if not snap.exists():
+        return [Check(OK, "serving", f"{snap} does not exist yet: `make transform` publishes it")]
+    if not os.access(snap, os.R_OK):
+        return [Check(FAIL, "serving", f"{snap} is not readable by this user: fix its permissions")]
+    try:
+        con = duckdb.connect(str(snap), read_only=True)
+        try:
+            tables = con.execute("select count(*) from information_schema.tables").fetchone()[0]
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        return [_duckdb_problem(snap, exc, "serving")]
+    return [Check(OK, "serving", f"{snap} opens read-only ({tables} tables)")]
 
 
 def _quarantined(con) -> dict[str, int]:
@@ -174,24 +304,251 @@ def _quarantined(con) -> dict[str, int]:
 
 
 def check_budget() -> list[Check]:
+    from pipelines.api_client.budget import is_corrupt
+
     ledger = paths.ledger_path()
     if not ledger.exists():
-        return [Check(OK, "budget", "no requests spent yet today (no ledger)")]
+        return [Check(OK, "budget", f"no requests spent yet today (no ledger at {ledger})")]
+    recovery = (
+        "the next load moves it aside to "
+        f"{ledger.name}.corrupt-<timestamp> and counts today's daily budget as spent (so it cannot be "
+        "exceeded); the day after, the budget is whole again"
+    )
+    if not os.access(ledger, os.R_OK | os.W_OK) or not os.access(ledger.parent, os.W_OK):
+        return [
+            Check(
+                FAIL, "budget", f"{ledger} (or its folder) is not writable by this user: fix its permissions"
+            )
+        ]
+    try:
+        con = sqlite3.connect(str(ledger), timeout=1.0, isolation_level=None)
+        try:
+            verdict = con.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                return [Check(FAIL, "budget", f"{ledger} is corrupt ({verdict}): {recovery}")]
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                con.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                return [
+                    Check(
+                        WARN,
+                        "budget",
+                        f"{ledger} is locked ({exc}): a load or recordings run is writing it; if that "
+                        f"persists, find the process with `fuser {ledger}`",
+                    )
+                ]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        if is_corrupt(exc):
+            return [Check(FAIL, "budget", f"{ledger} is corrupt ({exc}): {recovery}")]
+        return [Check(FAIL, "budget", f"{ledger} cannot be opened ({exc})")]
     from pipelines.api_client import RequestBudget
 
     budget = RequestBudget(ledger)
     try:
         usage = budget.usage()
+        reset = budget.replaced_today()
     finally:
         budget.close()
     spent = ", ".join(f"{k}={v}" for k, v in sorted(usage.items())) or "none"
-    return [Check(OK, "budget", f"requests spent today (UTC) by category: {spent}")]
+    checks = [Check(OK, "budget", f"requests spent today (UTC) by category: {spent} (ledger {ledger})")]
+    if reset:
+        checks.append(
+            Check(
+                WARN,
+                "budget",
+                f"{ledger} was found corrupt today and replaced (the old file is {reset}): the daily budget "
+                "counts as spent until 00:00 UTC; requests without a daily limit go on",
+            )
+        )
+    return checks
+
+
+def check_config_files() -> list[Check]:
+    """The ``.dlt`` toml files parse (dlt would otherwise stop every command with a parser traceback)."""
+    out = []
+    for name in ("config.toml", "secrets.toml"):
+        path = dlt_dir() / name
+        if not path.exists():
+            continue
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            out.append(
+                Check(FAIL, "config", f"{path} cannot be read ({exc.strerror or exc}): fix its permissions")
+            )
+        except tomllib.TOMLDecodeError as exc:
+            out.append(Check(FAIL, "config", f"{path} is not valid TOML ({exc}): fix that line"))
+    return out
+
+
+def check_settings() -> list[Check]:
+    """Every bad or misspelt setting, one line each, as the user writes it."""
+    out = []
+    for section in SECTIONS:
+        try:
+            problems = check_section(section)
+        except Exception as exc:  # e.g. an unparsable toml: reported by check_config_files
+            out.append(Check(FAIL, "settings", f"{section} could not be read: {type(exc).__name__}: {exc}"))
+            continue
+        out += [Check(FAIL, "settings", str(p)) for p in problems]
+    if not out:
+        out.append(Check(OK, "settings", f"every setting of {', '.join(SECTIONS)} is valid"))
+    return out
+
+
+def _zoom_token_failure(exc: Exception, oauth_url: str) -> Check:
+    from pipelines.zoom.auth import _oauth_error_fields
+
+    reason, error = _oauth_error_fields(getattr(exc, "body", None))
+    said = (
+        f"HTTP {getattr(exc, 'status', None) or '?'} {error or ''}{f': {reason}' if reason else ''}".strip()
+    )
+    where = {k: origin_of(ZOOM, k) for k in ("account_id", "client_id", "client_secret")}
+
+    def named(key: str) -> str:
+        return f"{ZOOM}.{key}" + (f" ({where[key]})" if where[key] else "")
+
+    if "account" in reason.lower():
+        what = f"{named('account_id')} is wrong: copy the Account ID from the app's page in the Zoom App Marketplace"
+    elif error == "invalid_client" or getattr(exc, "status", None) in (400, 401):
+        what = (
+            f"{named('client_id')} / {named('client_secret')} are wrong: copy both again from the app's page "
+            "in the Zoom App Marketplace (and check the app is activated)"
+        )
+    else:
+        what = f"check {ZOOM}.account_id, client_id and client_secret, and that the app is activated"
+    return Check(
+        FAIL, "zoom", f"Zoom's token endpoint {oauth_url}/token refused the credentials ({said}): {what}"
+    )
+
+
+_ZOOM_AUTH_KEYS = ("account_id", "client_id", "client_secret", "auth", "oauth_base_url", "token_file")
+
+
+def check_zoom_token() -> list[Check]:
+    """Ask Zoom's OAuth token endpoint for a token with the configured app (no data-call budget spent).
+
+    Only the settings the token needs are resolved, so a bad budget setting does not hide wrong
+    credentials (both are reported).
+    """
+    from pipelines.api_client import DEFAULT_REDACTOR, ApiError, AuthError, RetryPolicy
+    from pipelines.settings_check import configured, validate_values
+    from pipelines.zoom.auth import OAuthTokenEndpoint, TokenFile, ZoomRefreshTokenAuth
+
+    raw, origins = configured(ZOOM)
+    values, problems = validate_values(ZOOM, {k: v for k, v in raw.items() if k in _ZOOM_AUTH_KEYS}, origins)
+    if problems:
+        return [
+            Check(WARN, "zoom", "token not requested: fix the sources.zoom settings reported above first")
+        ]
+    creds = {k: str(values.get(k) or "") for k in ("account_id", "client_id", "client_secret")}
+    oauth_url = str(values.get("oauth_base_url") or "https://zoom.us/oauth").rstrip("/")
+    sandbox = not any(creds.values())
+    if sandbox:
+        if not os.environ.get("MW_SANDBOX_URL"):
+            return []  # check_zoom says the embedded sandbox is used
+        from pipelines.embedded import sandbox_info
+
+        info = sandbox_info()
+        creds = {k: str(info[k]) for k in creds}
+        oauth_url = str(info["zoom_oauth_base_url"]).rstrip("/")
+    if not creds["client_id"] or not creds["client_secret"]:
+        return []  # reported by check_zoom
+    DEFAULT_REDACTOR.add(creds["client_secret"])
+    auth = str(values.get("auth") or "auto")
+    if auth == "auto":
+        auth = "s2s" if creds["account_id"] else "oauth"
+    token_file = TokenFile(_zoom_token_file())
+    if auth == "oauth" and not token_file.exists():
+        return []  # "run authorize": reported by check_zoom
+    where = "the sandbox" if sandbox else "Zoom"
+    endpoint = OAuthTokenEndpoint(
+        oauth_url,
+        creds["client_id"],
+        creds["client_secret"],
+        retry=RetryPolicy(max_attempts=2, max_retry_after=5),
+        timeout=(5, 15),
+    )
+    try:
+        if auth == "s2s":
+            endpoint.token(grant_type="account_credentials", account_id=creds["account_id"])
+            kind = "a Server-to-Server token"
+        else:
+            ZoomRefreshTokenAuth(endpoint, token_file).token()
+            kind = "an access token from the stored refresh token"
+    except AuthError as exc:
+        if auth == "oauth" and exc.status is None:
+            return [Check(FAIL, "zoom", str(exc))]  # the token file itself (names the path)
+        return [_zoom_token_failure(exc, oauth_url)]
+    except ApiError as exc:
+        return [
+            Check(
+                WARN,
+                "zoom",
+                f"could not reach {oauth_url}/token ({exc}): check the network or {ZOOM}.oauth_base_url; "
+                "the credentials were not checked",
+            )
+        ]
+    finally:
+        endpoint.close()
+    return [Check(OK, "zoom", f"{where} issued {kind} at {oauth_url}/token: the credentials work")]
+
+
+def check_meets_token() -> list[Check]:
+    if not _secret_source(f"{MEETS}.api_token"):
+        return []
+    return [
+        Check(
+            OK,
+            "meets",
+            "API token not sent: MEETS has no token endpoint (every authenticated call is a data call); "
+            "the next load's first request checks it",
+        )
+    ]
+
+
+def warehouse_blocker() -> str | None:
+    """Why the warehouse cannot be written now (corrupt, locked, unreadable), or None."""
+    bad = [c for c in check_warehouse() if c.topic == "warehouse" and c.status != OK]
+    return bad[0].message if bad else None
+
+
+def explain_failure(exc: BaseException) -> tuple[int, str] | None:
+    """``(exit code, message)`` for a failure the user can act on, ``None`` for a bug (traceback)."""
+    from pipelines.api_client import ApiError
+    from pipelines.api_client.budget import LedgerError
+    from pipelines.clock import ClockSettingError
+    from pipelines.meets.settings import MeetsConfigError
+    from pipelines.settings_check import SettingsError
+    from pipelines.warehouse import NotAWarehouse
+
+    if isinstance(exc, SettingsError):
+        return 2, str(exc)
+    if isinstance(exc, MeetsConfigError | ClockSettingError | LedgerError):
+        return 2 if not isinstance(exc, LedgerError) else 1, str(exc)
+    if isinstance(exc, ApiError | NotAWarehouse) or type(exc).__name__ == "WarehouseLocked":
+        return 1, f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def run_doctor() -> int:
     os.environ.setdefault("DLT_PROJECT_DIR", str(paths.ROOT))
     checks: list[Check] = []
-    for fn in (check_zoom, check_meets, check_secret_files, check_warehouse, check_budget):
+    for fn in (
+        check_config_files,
+        check_settings,
+        check_zoom,
+        check_zoom_token,
+        check_meets,
+        check_meets_token,
+        check_secret_files,
+        check_warehouse,
+        check_serving,
+        check_budget,
+    ):
         try:
             checks += fn()
         except Exception as exc:  # doctor must explain, not crash

@@ -15,16 +15,28 @@ An in-memory counter cannot do that, so the ledger lives in SQLite:
 A request counts as spent when it is *sent* (reserve before sending), retries
 included, because that is how Zoom counts it. The day is the UTC date: Zoom's daily
 quota resets at 00:00 UTC.
+
+A corrupt ledger file (a disk or copy accident: SQLite says "file is not a database"
+or "database disk image is malformed") must neither stop every load forever nor
+reset the day's count to zero, which could let the budget be exceeded. So the file is
+moved aside to ``<name>.corrupt-<UTC timestamp>`` (with its ``-wal``/``-shm``), a new
+ledger is started, and for the rest of that UTC day every *limited* group counts as
+fully spent (the day's real spend is unknown); unlimited categories go on. The next
+UTC day starts normally. Two processes finding the same corrupt file recover it once
+(a lock file serialises them and the second one re-checks).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import logging
 import math
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +44,10 @@ from pipelines import clock
 from pipelines.api_client.errors import RateBudgetExceeded
 from pipelines.api_client.rate_limit import HEAVY, RESOURCE_INTENSIVE, ZoomPlan, zoom_plan
 
+log = logging.getLogger("pipelines.api_client.budget")
+
 DEFAULT_LEDGER_PATH = Path("warehouse/state/request_ledger.sqlite")
+_CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS request_ledger (
@@ -46,7 +61,52 @@ CREATE TABLE IF NOT EXISTS budget_blocks (
     blocked_until TEXT NOT NULL,
     reason        TEXT
 );
+CREATE TABLE IF NOT EXISTS ledger_resets (
+    utc_date TEXT PRIMARY KEY,
+    moved_to TEXT NOT NULL,
+    reset_at TEXT NOT NULL
+);
 """
+
+
+class LedgerError(RuntimeError):
+    """The request ledger file cannot be used; the message names the file and what to do."""
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """SQLite's "file is not a database" / "database disk image is malformed" (not a lock)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return (code & 0xFF) in _CORRUPT_CODES
+    text = str(exc)
+    return "file is not a database" in text or "malformed" in text
+
+
+def _connect(path: str, timeout: float) -> sqlite3.Connection:
+    """A ledger connection with the schema in place; raises ``sqlite3.DatabaseError`` on a bad file."""
+    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        conn.executescript(_SCHEMA)
+        conn.execute("SELECT COUNT(*) FROM request_ledger").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def corrupt_name(path: Path, when: dt.datetime) -> Path:
+    """``request_ledger.sqlite.corrupt-20261202T173000Z`` (a free name next to ``path``)."""
+    stamp = when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    return target
 
 
 def _utcnow() -> dt.datetime:
@@ -117,17 +177,82 @@ class RequestBudget:
         self.path = Path(path)
         self._now = now
         self._lock = threading.Lock()
+        self.recovered_from: Path | None = None
+        """Where a corrupt ledger found by this instance was moved (``None``: it was not)."""
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
-        self._conn = sqlite3.connect(
-            str(path), timeout=timeout, isolation_level=None, check_same_thread=False
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerError(
+                    f"The request budget ledger's folder {self.path.parent} cannot be created "
+                    f"({exc.strerror or exc}): make it writable, or move the state with MW_STATE_DIR"
+                ) from None
+        self._conn = self._open(timeout)
+
+    def _open(self, timeout: float) -> sqlite3.Connection:
+        try:
+            return _connect(str(self.path), timeout)
+        except sqlite3.DatabaseError as exc:
+            if str(self.path) == ":memory:":
+                raise
+            if not is_corrupt(exc):
+                raise LedgerError(
+                    f"The request budget ledger {self.path} cannot be opened ({exc}): if another load or "
+                    "recordings run holds it, wait for it to finish; otherwise check the file's permissions "
+                    "(the user running the loads must be able to write it and its folder)"
+                ) from None
+        return self._recover(timeout)
+
+    def _recover(self, timeout: float) -> sqlite3.Connection:
+        """Move the corrupt ledger aside and start a new one whose day counts as spent (see the module doc)."""
+        lock_path = self.path.with_name(self.path.name + ".recover.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:  # another process may have recovered it while we waited for the lock
+                return _connect(str(self.path), timeout)
+            except sqlite3.DatabaseError as exc:
+                if not is_corrupt(exc):
+                    raise LedgerError(
+                        f"The request budget ledger {self.path} cannot be opened ({exc})"
+                    ) from None
+            target = corrupt_name(self.path, dt.datetime.now(dt.UTC))
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                src = self.path.with_name(self.path.name + suffix)
+                if src.exists():
+                    os.replace(src, target.with_name(target.name + suffix))
+            conn = _connect(str(self.path), timeout)
+            day = self._now().astimezone(dt.UTC).date().isoformat()
+            conn.execute(
+                "INSERT OR REPLACE INTO ledger_resets (utc_date, moved_to, reset_at) VALUES (?, ?, ?)",
+                (day, str(target), dt.datetime.now(dt.UTC).isoformat()),
+            )
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        self.recovered_from = target
+        log.warning(
+            "The request budget ledger %s was corrupt: moved it aside to %s and started a new one. Today's "
+            "(UTC %s) spend is unknown, so the daily budget counts as spent until 00:00 UTC; requests without "
+            "a daily limit go on.",
+            self.path,
+            target,
+            day,
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
+        return conn
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A ledger that becomes corrupt while in use: a clear error naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_corrupt(exc):
+                raise
+            raise LedgerError(
+                f"The request budget ledger {self.path} became corrupt while in use ({exc}): rerun; the next "
+                "run moves it aside and counts today's budget as spent (see README, Troubleshooting)"
+            ) from None
 
     @classmethod
     def for_zoom_plan(
@@ -160,6 +285,11 @@ class RequestBudget:
         ).fetchone()
         return int(row[0])
 
+    def _reset_on(self, day: str) -> str | None:
+        """Where the corrupt ledger replaced on ``day`` went, if it was replaced that day."""
+        row = self._conn.execute("SELECT moved_to FROM ledger_resets WHERE utc_date = ?", (day,)).fetchone()
+        return None if row is None else str(row[0])
+
     def _blocked_until(self, group: str, now: dt.datetime) -> dt.datetime | None:
         row = self._conn.execute("SELECT blocked_until FROM budget_blocks WHERE grp = ?", (group,)).fetchone()
         if row is None:
@@ -180,11 +310,23 @@ class RequestBudget:
         group = self.group_of(category)
         now = self._now()
         day = now.astimezone(dt.UTC).date().isoformat()
-        with self._lock:
+        with self._lock, self._guard():
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 used = self._sum(day, group.categories)
+                reset = self._reset_on(day) if group.daily_limit is not None else None
+                if reset is not None:
+                    conn.execute("ROLLBACK")
+                    raise RateBudgetExceeded(
+                        category,
+                        used=group.daily_limit,
+                        limit=group.daily_limit,
+                        resets_at=next_utc_midnight(now),
+                        group=group.name,
+                        detail=f"The request budget ledger {self.path} was found corrupt today and moved aside "
+                        f"to {reset}; today's spend is unknown, so the whole daily budget counts as spent",
+                    )
                 blocked = self._blocked_until(group.name, now)
                 if blocked is not None:
                     conn.execute("ROLLBACK")
@@ -227,7 +369,7 @@ class RequestBudget:
         find out.
         """
         group = self.group_of(category)
-        with self._lock:
+        with self._lock, self._guard():
             self._conn.execute(
                 "INSERT INTO budget_blocks (grp, blocked_until, reason) VALUES (?, ?, ?) "
                 "ON CONFLICT (grp) DO UPDATE SET blocked_until = excluded.blocked_until, reason = excluded.reason",
@@ -237,7 +379,7 @@ class RequestBudget:
     def usage(self, day: dt.date | None = None) -> dict[str, int]:
         """Requests sent per category on ``day`` (default: today, UTC)."""
         day = day or self._now().astimezone(dt.UTC).date()
-        with self._lock:
+        with self._lock, self._guard():
             rows = self._conn.execute(
                 "SELECT category, count FROM request_ledger WHERE utc_date = ? ORDER BY category",
                 (day.isoformat(),),
@@ -248,10 +390,18 @@ class RequestBudget:
         """Today's usage of one budget group (or of an ungrouped category)."""
         grp = self.groups.get(group) or self.group_of(group)
         now = self._now()
-        with self._lock:
-            used = self._sum(now.astimezone(dt.UTC).date().isoformat(), grp.categories)
+        day = now.astimezone(dt.UTC).date().isoformat()
+        with self._lock, self._guard():
+            used = self._sum(day, grp.categories)
+            if grp.daily_limit is not None and self._reset_on(day) is not None:
+                used = max(used, grp.daily_limit)  # the day's spend is unknown: all of it counts as spent
         remaining = None if grp.daily_limit is None else max(0, grp.daily_limit - used)
         return GroupUsage(grp.name, used, grp.daily_limit, remaining, next_utc_midnight(now))
+
+    def replaced_today(self) -> str | None:
+        """Where today's corrupt ledger was moved, if the ledger was replaced today (UTC)."""
+        with self._lock, self._guard():
+            return self._reset_on(self._now().astimezone(dt.UTC).date().isoformat())
 
     def remaining(self, group: str) -> int | None:
         """Requests left today in ``group`` (``None`` = unlimited)."""

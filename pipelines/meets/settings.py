@@ -23,6 +23,7 @@ from dlt.common.configuration import with_config
 from dlt.common.typing import TSecretStrValue
 
 from pipelines import clock
+from pipelines.settings_check import MEETS, SettingsError, check_section, require_valid
 
 log = logging.getLogger("pipelines.meets")
 
@@ -39,6 +40,10 @@ _announced = False
 
 class MeetsConfigError(ValueError):
     """The MEETS configuration is incomplete or contradictory (message says what to set)."""
+
+
+class MeetsSettingsError(SettingsError, MeetsConfigError):
+    """A ``sources.meets.*`` value is invalid (one line per setting: name, value, what is allowed)."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +153,16 @@ def load_settings(**overrides: Any) -> MeetsSettings:
     ``requests_per_second``, ``page_limit``, ``zoom_attendance_daily_limit``,
     ``attendance_recheck_days``, ``timeout_seconds``.
     """
+    problems = check_section(MEETS)  # every bad or misspelt sources.meets.* setting, in the user's words
+    if problems:
+        raise MeetsSettingsError(problems)
     values = _configured()
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        given.update(require_valid(MEETS, given))
+    except SettingsError as exc:
+        raise MeetsSettingsError(exc.problems) from None
+    values.update(given)
     token = str(values.pop("api_token") or "").strip()
     base_url = str(values.pop("base_url") or "").strip()
     if token and base_url:

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
 from pipelines.api_client import DEFAULT_REDACTOR, RequestBudget, zoom_plan
 from pipelines.paths import ledger_path, token_dir
+from pipelines.settings_check import ZOOM, SettingProblem, SettingsError, check_section, require_valid
 from pipelines.zoom.auth import TOKEN_FILE_NAME
 from pipelines.zoom.client import MAX_PAGE_SIZE, MAX_QOS_PAGE_SIZE, earliest_allowed_date, utc_today
 
@@ -132,6 +134,23 @@ def _parse_date(value: object) -> dt.date | None:
         raise ValueError(f"sources.zoom.start_date must be a date (yyyy-mm-dd), got {value!r}") from None
 
 
+def _resolve() -> ZoomSourceConfiguration:
+    """dlt's resolution; a value it cannot coerce becomes a one-line :class:`SettingsError`."""
+    try:
+        return resolve_configuration(ZoomSourceConfiguration(), sections=SECTIONS)
+    except ConfigValueCannotBeCoercedException as exc:
+        key = str(getattr(exc, "field_name", "") or "?")
+        raise SettingsError(
+            [
+                SettingProblem(
+                    f"{ZOOM}.{key}",
+                    None,
+                    f"cannot be read as {getattr(exc, 'hint', None) or 'the expected type'}",
+                )
+            ]
+        ) from None
+
+
 def load_settings(**overrides: Any) -> ZoomSettings:
     """Resolve ``sources.zoom.*`` and apply ``overrides`` (any config key, plus ``sandbox=True``).
 
@@ -143,9 +162,14 @@ def load_settings(**overrides: Any) -> ZoomSettings:
         raise TypeError(
             f"unknown Zoom setting(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(_OVERRIDABLE))}"
         )
-    cfg = resolve_configuration(ZoomSourceConfiguration(), sections=SECTIONS)
+    problems = check_section(ZOOM)  # every bad or misspelt sources.zoom.* setting, in the user's words
+    if problems:
+        raise SettingsError(problems)
+    cfg = _resolve()
     values: dict[str, Any] = {f: getattr(cfg, f) for f in _OVERRIDABLE if f != "sandbox"}
-    values.update({k: v for k, v in overrides.items() if k != "sandbox"})
+    given = {k: v for k, v in overrides.items() if k != "sandbox"}
+    values.update(given)
+    values.update(require_valid(ZOOM, {k: v for k, v in given.items() if v is not None}))
     creds = {k: str(values[k] or "") for k in ("account_id", "client_id", "client_secret")}
     sandbox = overrides.get("sandbox")
     if sandbox is None:
@@ -186,16 +210,10 @@ def load_settings(**overrides: Any) -> ZoomSettings:
         raise ValueError(
             f"sources.zoom.meeting_types may hold {', '.join(MEETING_TYPES)}, got {sorted(bad_types)}"
         )
-    plan = zoom_plan(str(values["plan"])).name  # validates
+    plan = zoom_plan(str(values["plan"])).name  # validated above
     lookback = int(values["lookback_days"])
-    if lookback < 0:
-        raise ValueError("sources.zoom.lookback_days must be >= 0")
     share = float(values["daily_budget_share"])
-    if not 0 < share <= 1:
-        raise ValueError("sources.zoom.daily_budget_share must be within (0, 1]")
     page_size, qos_page_size = int(values["page_size"]), int(values["qos_page_size"])
-    if not 1 <= page_size <= MAX_PAGE_SIZE or not 1 <= qos_page_size <= MAX_QOS_PAGE_SIZE:
-        raise ValueError(f"page sizes are limited to {MAX_PAGE_SIZE} (lists) and {MAX_QOS_PAGE_SIZE} (QoS)")
     ledger = Path(values["ledger_path"]) if values.get("ledger_path") else ledger_path()
     return ZoomSettings(
         sandbox=bool(sandbox),

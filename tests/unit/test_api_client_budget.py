@@ -174,3 +174,63 @@ def test_reserve_throughput_over_2000_per_second(tmp_path: Path) -> None:
         budget.reserve("heavy" if i % 2 else "light")
     rate = n / (time.perf_counter() - started)
     assert rate > 2000, f"only {rate:.0f} reserves/s"
+
+
+# ----------------------------------------------------------------------------- a corrupt ledger file
+def _corrupt(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"this is not an SQLite file, a copy went wrong " * 200)
+
+
+def test_corrupt_ledger_is_moved_aside_and_the_day_counts_as_spent(tmp_path: Path) -> None:
+    """The way back from a corrupt ledger never lets the budget be exceeded (README, Troubleshooting)."""
+    path = tmp_path / "state" / "request_ledger.sqlite"
+    _corrupt(path)
+    clock = Now(NOON)
+    budget = RequestBudget(path, heavy_daily_limit=100, now=clock)
+    moved = sorted(p.name for p in path.parent.iterdir() if ".corrupt-" in p.name)
+    assert len(moved) == 1 and moved[0].startswith("request_ledger.sqlite.corrupt-")
+    assert budget.recovered_from == path.parent / moved[0]
+    assert budget.replaced_today() == str(path.parent / moved[0])
+    # the day's spend is unknown: the limited group is spent, with a message naming both files
+    with pytest.raises(RateBudgetExceeded) as info:
+        budget.reserve("heavy")
+    assert str(path) in str(info.value) and moved[0] in str(info.value) and "corrupt" in str(info.value)
+    assert info.value.resets_at == dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
+    usage = budget.group_usage("heavy_daily")
+    assert (usage.used, usage.remaining) == (100, 0)
+    # categories without a daily limit go on
+    assert budget.reserve("light") == 1
+    budget.close()
+    # another process opening the (now healthy) ledger the same day: still spent, nothing moved again
+    with RequestBudget(path, heavy_daily_limit=100, now=clock) as again:
+        assert again.recovered_from is None
+        with pytest.raises(RateBudgetExceeded):
+            again.reserve("resource_intensive")
+    assert len([p for p in path.parent.iterdir() if ".corrupt-" in p.name]) == 1
+    # the next UTC day the whole budget is back
+    clock.value = NOON + dt.timedelta(days=1)
+    with RequestBudget(path, heavy_daily_limit=100, now=clock) as tomorrow:
+        assert tomorrow.reserve("heavy") == 1
+        assert tomorrow.replaced_today() is None
+
+
+def test_corrupt_ledger_with_plan_groups_stays_within_every_daily_cap(tmp_path: Path) -> None:
+    path = tmp_path / "request_ledger.sqlite"
+    _corrupt(path)
+    budget = RequestBudget.for_zoom_plan(path, "free", fraction=1.0, now=Now(NOON))
+    for category in ("light", "medium", "heavy", "resource_intensive"):  # every one is capped on free
+        with pytest.raises(RateBudgetExceeded, match=r"request_ledger\.sqlite"):
+            budget.reserve(category)
+    assert all(u.remaining == 0 for u in budget.summary())
+    budget.close()
+
+
+def test_unusable_ledger_path_names_the_file(tmp_path: Path) -> None:
+    from pipelines.api_client.budget import LedgerError
+
+    folder = tmp_path / "request_ledger.sqlite"
+    folder.mkdir()  # a folder where the file should be: not corrupt, not ours to move
+    with pytest.raises(LedgerError, match=str(folder)):
+        RequestBudget(folder, heavy_daily_limit=1)
+    assert folder.is_dir()
