@@ -175,9 +175,14 @@ def cmd_meets(args: argparse.Namespace) -> int:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
+    from pipelines.doctor import warehouse_blocker
     from pipelines.publish import publish_snapshot
     from pipelines.transform import run_transform
 
+    blocker = warehouse_blocker()  # a corrupt or locked warehouse: say which, and what to do
+    if blocker:
+        print(f"transform not started: {blocker}", file=sys.stderr)
+        return 1
     code = run_transform(full_refresh=args.full_refresh, select=args.select)
     if code != 0:
         print("dbt build failed: the serving snapshot was NOT republished (readers keep the previous one)")
@@ -192,7 +197,9 @@ def cmd_transform(args: argparse.Namespace) -> int:
 def cmd_recordings(args: argparse.Namespace) -> int:
     from pipelines.publish import publish_snapshot
     from pipelines.recordings import run_from_args
+    from pipelines.settings_check import RECORDINGS, require_valid_settings
 
+    require_valid_settings((RECORDINGS,))  # the sources' settings are checked when they are resolved
     code = run_from_args(args)
     if not args.dry_run and paths.warehouse_path().exists() and paths.serving_path().exists():
         publish_snapshot()  # the inventory's copy status reaches BI tools and the recordings notebook
@@ -297,4 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         "docs": cmd_docs,
         "report": cmd_report,
     }
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except Exception as exc:  # a failure the user can act on: its message, not a traceback
+        from pipelines.doctor import explain_failure
+
+        known = explain_failure(exc)
+        if known is None:
+            raise
+        print(known[1], file=sys.stderr)
+        return known[0]

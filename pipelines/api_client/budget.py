@@ -325,7 +325,8 @@ class RequestBudget:
                         resets_at=next_utc_midnight(now),
                         group=group.name,
                         detail=f"The request budget ledger {self.path} was found corrupt today and moved aside "
-                        f"to {reset}; today's spend is unknown, so the whole daily budget counts as spent",
+                        f"to {reset}; today's spend is unknown, so the whole daily budget counts as spent whatever its "
+                        "size (nothing to do: the next UTC day runs normally)",
                     )
                 blocked = self._blocked_until(group.name, now)
                 if blocked is not None:

@@ -241,3 +241,23 @@ def test_doctor_command_on_a_broken_setup_exits_1_without_a_traceback(tmp_path: 
     ):
         assert phrase in out, out
     assert "wrong-secret-77" not in out and "heavy_daily" not in out
+
+
+def test_transform_on_a_corrupt_warehouse_says_so_without_running_dbt(tmp_path: Path) -> None:
+    wh = tmp_path / "meetings.duckdb"
+    wh.write_bytes(os.urandom(30_000))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "RECORDINGS__", "MW_"))}
+    env.update({"MW_WAREHOUSE": str(wh)})
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines", "transform"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 1 and "Traceback" not in out, out
+    assert out.strip().startswith(f"transform not started: {wh} is corrupt"), out
+    assert "make load" in out and "locked" not in out
+    assert not (tmp_path / "serving.duckdb").exists()

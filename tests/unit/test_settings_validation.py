@@ -173,3 +173,24 @@ def test_a_command_stops_on_a_bad_setting_with_one_line_and_no_traceback(tmp_pat
         "sources.zoom.rate_safety = '0' (env SOURCES__ZOOM__RATE_SAFETY): "
         "must be a number greater than 0 and at most 1 (e.g. 0.8)"
     ), out
+
+
+def test_recordings_stops_on_a_bad_recordings_setting(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "RECORDINGS__", "MW_SANDBOX"))
+    }
+    env.update({"RECORDINGS__PLAN_FROM": "warehose", "MW_WAREHOUSE": str(tmp_path / "meetings.duckdb")})
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines", "recordings", "--dry-run"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 2 and "Traceback" not in out, out
+    assert out.strip() == (
+        "recordings.plan_from = 'warehose' (env RECORDINGS__PLAN_FROM): must be one of auto, warehouse, api "
+        "(did you mean warehouse?)"
+    ), out
