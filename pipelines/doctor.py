@@ -396,7 +396,29 @@ def check_settings() -> list[Check]:
         out += [Check(FAIL, "settings", str(p)) for p in problems]
     if not out:
         out.append(Check(OK, "settings", f"every setting of {', '.join(SECTIONS)} is valid"))
+        out += _old_start_date()
     return out
+
+
+def _old_start_date() -> list[Check]:
+    """A ``start_date`` older than Zoom keeps is not an error (the load starts at the limit), but say so."""
+    from pipelines.settings_check import configured, validate_values
+    from pipelines.zoom.client import earliest_allowed_date, utc_today
+
+    raw, origins = configured(ZOOM)
+    typed, _ = validate_values(ZOOM, {k: v for k, v in raw.items() if k == "start_date"}, origins)
+    start, earliest = typed.get("start_date"), earliest_allowed_date(utc_today())
+    if start is None or start >= earliest:
+        return []
+    where = f" ({origins['start_date']})" if origins.get("start_date") else ""
+    return [
+        Check(
+            WARN,
+            "settings",
+            f"{ZOOM}.start_date = '{start.isoformat()}'{where} is older than Zoom's dashboard keeps (six months): "
+            f"loads start at {earliest.isoformat()}",
+        )
+    ]
 
 
 def _zoom_token_failure(exc: Exception, oauth_url: str) -> Check:
@@ -525,10 +547,10 @@ def explain_failure(exc: BaseException) -> tuple[int, str] | None:
     from pipelines.settings_check import SettingsError
     from pipelines.warehouse import NotAWarehouse
 
-    if isinstance(exc, SettingsError):
-        return 2, str(exc)
-    if isinstance(exc, MeetsConfigError | ClockSettingError | LedgerError):
-        return 2 if not isinstance(exc, LedgerError) else 1, str(exc)
+    if isinstance(exc, SettingsError | MeetsConfigError | ClockSettingError):
+        return 2, str(exc)  # the configuration: exit 2, like a usage error
+    if isinstance(exc, LedgerError):
+        return 1, str(exc)
     if isinstance(exc, ApiError | NotAWarehouse) or type(exc).__name__ == "WarehouseLocked":
         return 1, f"{type(exc).__name__}: {exc}"
     return None

@@ -261,3 +261,15 @@ def test_transform_on_a_corrupt_warehouse_says_so_without_running_dbt(tmp_path: 
     assert out.strip().startswith(f"transform not started: {wh} is corrupt"), out
     assert "make load" in out and "locked" not in out
     assert not (tmp_path / "serving.duckdb").exists()
+
+
+def test_a_start_date_older_than_zoom_keeps_is_a_warning_naming_the_real_start(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("MW_NOW", "2026-11-20T08:00:00Z")
+    monkeypatch.setenv("SOURCES__ZOOM__START_DATE", "2025-01-01")
+    code, out = doctor(capsys)
+    assert code == 0, out
+    (warn,) = lines(out, "warn", "settings")
+    assert warn.startswith("sources.zoom.start_date = '2025-01-01' (env SOURCES__ZOOM__START_DATE) is older")
+    assert "loads start at 2026-05-22" in warn, warn
