@@ -202,7 +202,19 @@ def _string_list(item: Callable[[str], bool], allowed: str, *, comma: bool = Fal
 
 
 def _host(text: str) -> bool:
-    return bool(_HOST.match(text.strip()))
+    """A host (``zoom.us``, ``host:port``) or an origin (``https://host:port``), as the HTTP client takes them."""
+    from pipelines.api_client.client import origin_of
+
+    value = text.strip()
+    if not value or any(c.isspace() for c in value):
+        return False
+    if "://" not in value:
+        return bool(_HOST.match(value))
+    try:
+        scheme, _, _ = origin_of(value)
+    except ValueError:
+        return False
+    return scheme in ("http", "https") and urlsplit(value).path in ("", "/")
 
 
 def _date_not_in_future(value: Any) -> dt.date:
@@ -257,7 +269,7 @@ def zoom_rules() -> dict[str, Rule]:
         Rule("oauth_base_url", _url("https://zoom.us/oauth")),
         Rule(
             "download_hosts",
-            _optional(_string_list(_host, 'must be a list of host names, e.g. ["zoom.us"]')),
+            _optional(_string_list(_host, 'must be a list of host names or origins, e.g. ["zoom.us"]')),
         ),
         Rule("redirect_uri", _optional(_url("http://localhost:8080/redirect"))),
         Rule("token_file", _optional(_non_empty)),
@@ -298,7 +310,7 @@ def meets_rules() -> dict[str, Rule]:
 def recordings_rules() -> dict[str, Rule]:
     from pipelines.recordings.settings import PLAN_SOURCES
 
-    hosts = _string_list(_host, 'must be a list of host names, e.g. ["zoom.us"]', comma=True)
+    hosts = _string_list(_host, 'must be a list of host names or origins, e.g. ["zoom.us"]', comma=True)
     rules = [
         Rule("dest", _optional(_non_empty)),
         Rule("s3_endpoint_url", _optional(_url("http://127.0.0.1:9000"))),

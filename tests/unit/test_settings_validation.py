@@ -65,6 +65,8 @@ def _zoom_error(monkeypatch: pytest.MonkeyPatch, key: str, value: str) -> str:
         ("meeting_types", '["past", "upcoming"]', "list of past and/or pastOne"),
         ("auth", "s2", "one of auto, s2s, oauth"),
         ("api_base_url", "api.zoom.us/v2", "http(s) URL"),
+        ("download_hosts", "zoom.us", 'list of host names or origins, e.g. ["zoom.us"]'),
+        ("download_hosts", '["https://zoom.us/rec/"]', "list of host names or origins"),
         ("proactive_token_refresh", "maybe", "true or false"),
         ("timeout_seconds", "-3", "greater than 0"),
     ],
@@ -194,3 +196,13 @@ def test_recordings_stops_on_a_bad_recordings_setting(tmp_path: Path) -> None:
         "recordings.plan_from = 'warehose' (env RECORDINGS__PLAN_FROM): must be one of auto, warehouse, api "
         "(did you mean warehouse?)"
     ), out
+
+
+def test_download_hosts_take_hosts_and_origins_as_the_http_client_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "SOURCES__ZOOM__DOWNLOAD_HOSTS", '["zoom.us", "us02web.zoom.us:443", "http://127.0.0.1:8081"]'
+    )
+    monkeypatch.setenv("RECORDINGS__ZOOM_DOWNLOAD_HOSTS", "zoom.us, http://127.0.0.1:8081")
+    assert check_settings() == []
