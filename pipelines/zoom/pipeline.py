@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import secrets
 import sqlite3
 import sys
@@ -165,14 +166,29 @@ def _configure_dlt() -> None:
 
 # ----------------------------------------------------------------------------- progress
 class _Progress:
-    """A one-line live status on a terminal (rich); silent otherwise."""
+    """Where the load is, while it runs: a live one-line status on a terminal (rich); elsewhere (a
+    log file, CI, ``make load > load.log``) a plain line every ``MW_PROGRESS_SECONDS`` (default 10)
+    with the phase, meetings detailed / listed, QoS rows and requests per category. A plain line
+    never uses a carriage return and stays under 100 characters, so logs read line by line."""
 
-    def __init__(self, enabled: bool, api: ApiClient) -> None:
+    INTERVAL_ENV = "MW_PROGRESS_SECONDS"
+    DEFAULT_INTERVAL = 10.0
+    WIDTH = 99
+
+    def __init__(self, enabled: bool, api: ApiClient, *, stream: Any = None) -> None:
         self.api = api
+        self._stream = stream if stream is not None else sys.stderr
         self._last = 0.0
         self._phase = ""
         self._live: Any = None
-        if enabled:
+        self._ctx: HarvestContext | None = None
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._interval = 0.0
+        if not enabled:
+            return
+        if _is_terminal(self._stream):
             from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -184,24 +200,43 @@ class _Progress:
                 transient=True,
             )
             self._task = self._live.add_task("zoom: starting", total=None)
+        else:
+            self._interval = self.interval()
+
+    @classmethod
+    def interval(cls) -> float:
+        """Seconds between plain lines: ``MW_PROGRESS_SECONDS`` (0 or less: none), else 10."""
+        raw = os.environ.get(cls.INTERVAL_ENV, "").strip()
+        try:
+            return float(raw) if raw else cls.DEFAULT_INTERVAL
+        except ValueError:
+            return cls.DEFAULT_INTERVAL
 
     def __enter__(self) -> _Progress:
+        self._started = time.monotonic()
         if self._live is not None:
             self._live.start()
+        elif self._interval > 0:
+            self._thread = threading.Thread(target=self._every_interval, name="zoom-progress", daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
 
     def update(self, ctx: HarvestContext) -> None:
+        self._ctx = ctx  # the plain lines read the latest state on their own clock
         if self._live is None:
             return
         now = time.monotonic()
         if now - self._last < 0.2 and ctx.phase == self._phase:
             return
         self._last, self._phase = now, ctx.phase
-        sent = {cat: s.get("sent", 0) for cat, s in self.api.stats.items()}
+        sent = self._sent()
         c = ctx.counts
         self._live.update(
             self._task,
@@ -211,6 +246,60 @@ class _Progress:
                 + "/".join(str(sent.get(cat, 0)) for cat in ZOOM_CATEGORIES)
             ),
         )
+
+    def _sent(self) -> dict[str, int]:
+        stats = dict(self.api.stats)  # a copy: the harvest adds categories while we read
+        return {cat: int(s.get("sent", 0)) for cat, s in stats.items()}
+
+    def _every_interval(self) -> None:
+        while not self._stop.wait(self._interval):
+            ctx = self._ctx
+            counts = ctx.counts if ctx is not None else {}
+            line = self.plain_line(
+                ctx.phase if ctx is not None and ctx.phase else "starting",
+                int(counts.get("meetings_detailed", 0)),
+                int(counts.get("meetings_listed", 0)),
+                int(counts.get("qos_rows", 0)),
+                self._sent(),
+                time.monotonic() - self._started,
+            )
+            with suppress(Exception):  # a closed or full stream must not stop the load
+                print(line, file=self._stream, flush=True)
+
+    @classmethod
+    def plain_line(
+        cls,
+        phase: str,
+        detailed: int,
+        listed: int,
+        qos_rows: int,
+        sent: Mapping[str, int],
+        elapsed: float,
+    ) -> str:
+        """``zoom 0:42 meeting details | meetings 12/40 | QoS 3,000 | req L/M/H/RI 9/2/30/0``,
+        the phase shortened so the line stays within :attr:`WIDTH` characters."""
+        minutes, seconds = divmod(int(elapsed), 60)
+        clock_text = (
+            f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+            if minutes >= 60
+            else f"{minutes}:{seconds:02d}"
+        )
+        requests = "/".join(str(sent.get(cat, 0)) for cat in ZOOM_CATEGORIES)
+        rest = f" | meetings {detailed:,}/{listed:,} | QoS {qos_rows:,} | req L/M/H/RI {requests}"
+        head = f"zoom {clock_text} "
+        room = max(cls.WIDTH - len(head) - len(rest), 8)
+        phase = " ".join(phase.split())
+        if len(phase) > room:  # cut at a word where there is one
+            cut = phase[: room - 3]
+            phase = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip() + "..."
+        return head + phase + rest
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 # ----------------------------------------------------------------------------- load
@@ -244,7 +333,7 @@ def run_zoom_load(
         raise
     zoom = build_client(settings, budget=budget, auth=auth, on_page=on_page)
     if progress is None:
-        progress = show and sys.stderr.isatty()
+        progress = show  # a live bar on a terminal, plain periodic lines elsewhere
     display = _Progress(progress, zoom.api)
     ctx = HarvestContext(
         zoom=zoom,
