@@ -17,66 +17,26 @@ from pathlib import Path
 
 from pipelines import paths
 from pipelines.paths import ROOT
+from pipelines.sql_shell import cmd_sql
 
 
 def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sandbox", help="run the embedded Zoom + MEETS sandbox, or write its ground truth")
-    ssub = p.add_subparsers(dest="sandbox_cmd", required=True)
-    for name, help_text in (
-        ("serve", "serve the sandbox on loopback until interrupted"),
-        ("truth", "write the ground truth of the sandbox account as JSON"),
-    ):
-        sp = ssub.add_parser(name, help=help_text)
-        sp.add_argument(
-            "--scale", default="default", help="tiny | small | default | large (default: default)"
-        )
-        sp.add_argument("--seed", type=int, default=None, help="account seed (default 42)")
-        sp.add_argument("--clock-offset", type=int, default=None, help="seconds added to the sandbox clock")
-        sp.add_argument(
-            "--now",
-            default=None,
-            help="pin the sandbox clock (and so its account) to this UTC instant, e.g. 2028-02-29 or "
-            "2026-03-31T23:58:00Z (default: SANDBOX_NOW, MW_NOW, else today 00:00 UTC)",
-        )
-        if name == "serve":
-            sp.add_argument("--port", type=int, default=0, help="API port (default: a free port)")
-            sp.add_argument(
-                "--plan", default=None, help="Zoom plan whose rate limits apply (free | pro | business)"
-            )
-            for knob in ("p429", "p5xx", "p500_nonjson", "p_cutoff", "p_invalid_json"):
-                sp.add_argument(f"--{knob.replace('_', '-')}", dest=knob, type=float, default=None)
-            sp.add_argument("--latency-ms", dest="latency_ms", type=int, default=None)
-            sp.add_argument("--token-lifetime", dest="token_lifetime", type=int, default=None)
-            sp.add_argument("--page-token-lifetime", dest="page_token_lifetime", type=int, default=None)
-        else:
-            sp.add_argument("--out", default="-", help="output file (default: stdout)")
-            sp.add_argument("--summary", action="store_true", help="counts only, no per-meeting detail")
-            sp.add_argument(
-                "--checksums", action="store_true", help="add SHA-256 of every recording file (slow)"
-            )
+    from pipelines.sandbox.cli import add_sandbox_parser
+
+    add_sandbox_parser(sub)
 
 
 def _sandbox_config(args: argparse.Namespace):
     from pipelines.sandbox import SandboxConfig, Scale
+    from pipelines.sandbox.cli import SERVE_KNOBS
 
     overrides = {
-        "scale": Scale.named(args.scale),
+        "scale": Scale.named(args.scale or os.environ.get("SANDBOX_SCALE") or "default"),
         "seed": args.seed,
         "clock_offset": args.clock_offset,
         "now": args.now,
     }
-    for knob in (
-        "port",
-        "plan",
-        "p429",
-        "p5xx",
-        "p500_nonjson",
-        "p_cutoff",
-        "p_invalid_json",
-        "latency_ms",
-        "token_lifetime",
-        "page_token_lifetime",
-    ):
+    for knob in SERVE_KNOBS:
         if hasattr(args, knob):
             overrides[knob] = getattr(args, knob)
     return SandboxConfig.from_env(**overrides)
@@ -236,44 +196,87 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor()
 
 
+USAGE_TEXT = """\
+meetings-warehouse: Zoom and MEETS (CirQlive) meetings, participants, per-minute audio/video
+quality and recordings in one DuckDB warehouse, modelled by dbt, for BI tools and notebooks.
+Without credentials it harvests the embedded sandbox (a local emulator), so it runs from a clone.
+
+The usual commands, in order (`make run` runs the first three):
+  load        harvest the APIs into warehouse/meetings.duckdb (incremental, within the budget)
+  transform   dbt build, then publish the read-only snapshot warehouse/serving.duckdb
+  recordings  copy the recording files to ./recordings or object storage (verified, resumable)
+  sql         ask the snapshot something: python -m pipelines sql "select ..."
+  report      the notebooks as static HTML under reports/
+"""
+
+CONFIG_TEXT = """\
+configuration:
+  .dlt/config.toml    settings: base URLs, start_date, lookback_days, budget share, [recordings]
+  .dlt/secrets.toml   credentials (git-ignored; copy .dlt/secrets.toml.example), or env vars
+                      such as SOURCES__ZOOM__CLIENT_SECRET and SOURCES__MEETS__API_TOKEN
+  MW_WAREHOUSE, MW_SERVING  move the warehouse (with its state folder) and the snapshot
+  `python -m pipelines doctor` checks all of it; `<command> --help` describes each command.
+"""
+
+
+def _subparser(sub: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A command whose ``--help`` repeats the line the command list shows."""
+    return sub.add_parser(name, help=help_text, description=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _sandbox_parser(sub)
-    sub.add_parser(
-        "doctor", help="check the configuration and explain what is missing (never prints secrets)"
-    )
-
-    p = sub.add_parser("load", help="harvest Zoom and MEETS into the warehouse (incremental)")
-    p.add_argument("--source", choices=["all", "zoom", "meets"], default="all")
-    p.add_argument("--refresh", action="store_true", help="drop the source's raw tables and state first")
-    p.add_argument("--dry-run", action="store_true", help="print what the Zoom load will cost; load nothing")
-    sub.add_parser("plan", help="Zoom requests per category a load would cost, and days of budget")
-
-    p = sub.add_parser(
-        "transform", help="dbt build (seeds, models, tests), then publish the read-only snapshot"
-    )
-    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
-    p.add_argument("--select", default=None, help="dbt selector, e.g. fct_qos_minutes+")
     from pipelines.recordings import add_arguments as recordings_arguments
+    from pipelines.sql_shell import add_arguments as sql_arguments
 
-    p = sub.add_parser("recordings", help="copy recording files to object storage (verified, resumable)")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines",
+        description=USAGE_TEXT,
+        epilog=CONFIG_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log lines: -v info, -vv debug"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="<command>")
+
+    p = _subparser(sub, "load", "harvest Zoom and MEETS into the warehouse (incremental)")
+    p.add_argument(
+        "--source",
+        choices=["all", "zoom", "meets"],
+        default="all",
+        help="which API to harvest (default: all, Zoom first)",
+    )
+    p.add_argument(
+        "--refresh",
+        action="store_true",
+        help="drop the source's raw tables and state first, then load everything again",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what the Zoom load will cost; load nothing")
+    p = _subparser(sub, "transform", "dbt build (seeds, models, tests), then publish the read-only snapshot")
+    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    p.add_argument("--select", default=None, help="dbt selector, e.g. fct_qos_minutes+ (default: everything)")
+    p = _subparser(sub, "recordings", "copy recording files to object storage (verified, resumable)")
     recordings_arguments(p)
-    p = sub.add_parser("docs", help="generate dbt docs (and serve them with --serve)")
-    p.add_argument("--serve", action="store_true")
-    p.add_argument("--port", type=int, default=8080)
-    p = sub.add_parser("report", help="export the notebooks to static HTML reports")
-    p.add_argument("--out", default=str(ROOT / "reports"))
-    sub.add_parser("authorize", help="one-time authorization of a Zoom General (user-authorized) app")
+    p = _subparser(sub, "sql", "run SQL on the read-only serving snapshot and print the results")
+    sql_arguments(p)
+    p = _subparser(sub, "report", "export the notebooks to static HTML reports")
+    p.add_argument("--out", default=str(ROOT / "reports"), help="output folder (default: reports/)")
 
-    p = sub.add_parser("meets", help="MEETS ad-hoc look-ups")
-    msub = p.add_subparsers(dest="meets_cmd", required=True)
+    _subparser(sub, "doctor", "check the configuration and explain what is missing (never prints secrets)")
+    _subparser(sub, "plan", "Zoom requests per category a load would cost, and days of budget")
+    _subparser(sub, "authorize", "one-time authorization of a Zoom General (user-authorized) app")
+    p = _subparser(sub, "docs", "generate dbt docs (and serve them with --serve)")
+    p.add_argument("--serve", action="store_true", help="serve the generated docs on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8080, help="port of --serve (default 8080)")
+    _sandbox_parser(sub)
+
+    p = _subparser(sub, "meets", "MEETS ad-hoc look-ups (LTI ids to MEETS ids)")
+    msub = p.add_subparsers(dest="meets_cmd", required=True, metavar="{lti-context,lti-user}")
     for name, what in (
         ("lti-context", "LTI context id -> MEETS course id"),
         ("lti-user", "LTI user id -> MEETS user id"),
     ):
-        sp = msub.add_parser(name, help=what)
+        sp = _subparser(msub, name, what)
         sp.add_argument(
             "--connection", type=int, required=True, help="MEETS connection id (meetsIdConnection)"
         )
@@ -303,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "recordings": cmd_recordings,
         "docs": cmd_docs,
         "report": cmd_report,
+        "sql": cmd_sql,
     }
     try:
         return handlers[args.command](args)
