@@ -308,8 +308,15 @@ def main(argv: list[str] | None = None) -> int:
         "report": cmd_report,
         "sql": cmd_sql,
     }
+    from pipelines import interrupt
+
+    interrupt.install()  # SIGTERM stops a command like Ctrl-C does
     try:
         return handlers[args.command](args)
+    except KeyboardInterrupt as exc:
+        code = interrupt.exit_code(exc)
+        print(str(exc) or f"{args.command} interrupted ({interrupt.signal_name(code)})", file=sys.stderr)
+        return code
     except Exception as exc:  # a failure the user can act on: its message, not a traceback
         from pipelines.doctor import explain_failure
 

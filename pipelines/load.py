@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pipelines.interrupt import LoadInterrupted, exit_code, interruption, signal_name
+
 log = logging.getLogger("pipelines.load")
 
 SOURCES = ("zoom", "meets")
@@ -64,9 +66,21 @@ def run_load(sources: Sequence[str] = SOURCES, refresh: bool = False) -> int:
     for name in sources:
         try:
             RUNNERS[name](refresh)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # report, then go on with the next source
+        except BaseException as exc:
+            stop = interruption(exc)
+            if stop is None and not isinstance(exc, Exception):
+                raise
+            if stop is not None:  # Ctrl-C / SIGTERM: the whole command stops, the next source too
+                code = exit_code(stop)
+                line = str(stop) if isinstance(stop, LoadInterrupted) else ""
+                print(
+                    line
+                    or f"{name} load interrupted ({signal_name(code)}): what was loaded stays; "
+                    "rerun `make load` to resume.",
+                    flush=True,
+                )
+                return code
+            # report, then go on with the next source
             failures.append((name, exc))
             log.debug("%s load failed", name, exc_info=True)
             print(f"{name}: load stopped: {type(exc).__name__}: {exc}")

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+import duckdb
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.accounts import guard_warehouse, meets_account
 from pipelines.api_client import MEETS, ApiError, RateLimit, RateLimiter, RequestBudget, RetryPolicy
 from pipelines.meets import MeetsRunReport, meets_source
 from pipelines.meets.client import MeetsClient
@@ -110,13 +112,15 @@ def run_meets_load(
         if refresh:
             run_kwargs["refresh"] = refresh
         try:
+            account = meets_account(settings.base_url, settings.sandbox)
+            guard_warehouse(warehouse_path(), account, refresh=bool(refresh), dataset=DATASET_NAME)
             if pipeline.has_pending_data:
                 # A run killed after extracting left load packages behind. ``run(source)`` would
                 # load those and return without extracting anything new: finish them first.
                 log.warning("Finishing the load of a previous MEETS run that did not complete")
                 pipeline.run()
             load_info = pipeline.run(source, **run_kwargs)
-        except PipelineStepFailed as exc:
+        except (PipelineStepFailed, duckdb.Error) as exc:
             cause = actionable_cause(exc) or warehouse_locked(exc)
             if cause is not None:
                 raise cause from exc

@@ -97,6 +97,8 @@ def _as_bool(value: object) -> bool:
 class SandboxConfig:
     seed: int = 42
     scale: Scale = field(default_factory=Scale)
+    # the Zoom account id S2S tokens are minted for (another id = another account: ``SANDBOX_ACCOUNT_ID``)
+    account_id: str = SANDBOX_ACCOUNT_ID
     plan: str = "business"
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port
@@ -123,6 +125,8 @@ class SandboxConfig:
         pinned = clock.pinned("SANDBOX_NOW") or clock.pinned()
         if pinned is not None:
             cfg.now = pinned
+        if env.get("SANDBOX_ACCOUNT_ID"):
+            cfg.account_id = env["SANDBOX_ACCOUNT_ID"]
         if "SANDBOX_PLAN" in env:
             cfg.plan = env["SANDBOX_PLAN"]
         if env.get("SANDBOX_BAD_INPUTS"):

@@ -13,7 +13,6 @@ import time
 from urllib.parse import urlencode
 
 from pipelines.sandbox.config import (
-    SANDBOX_ACCOUNT_ID,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
 )
@@ -66,7 +65,7 @@ def token(req: Request, state: SandboxState, base_url: str) -> Response:
         return _oauth_error(400, "Invalid client_id or client_secret", "invalid_client")
     grant = req.arg("grant_type")
     if grant == "account_credentials":
-        if req.arg("account_id") != SANDBOX_ACCOUNT_ID:
+        if req.arg("account_id") != state.config.account_id:
             return _oauth_error(400, "Invalid account_id", "invalid_request")
         tok = state.mint_access_token("s2s")
         return json_response(200, _token_body(state, tok.value, None, base_url))

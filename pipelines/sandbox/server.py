@@ -19,7 +19,6 @@ import orjson
 from pipelines.sandbox import meets_api, oauth, zoom_api
 from pipelines.sandbox.config import (
     MEETS_TOKEN_HEADER,
-    SANDBOX_ACCOUNT_ID,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_MEETS_TOKEN,
@@ -150,7 +149,7 @@ class SandboxServer:
             "meets_base_url": f"{self.base_url}/meets/api",
             "meets_token_header": MEETS_TOKEN_HEADER,
             "storage_url": self.storage_url,
-            "account_id": SANDBOX_ACCOUNT_ID,
+            "account_id": self.config.account_id,
             "client_id": SANDBOX_CLIENT_ID,
             "client_secret": SANDBOX_CLIENT_SECRET,
             "meets_token": SANDBOX_MEETS_TOKEN,

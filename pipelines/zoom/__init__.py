@@ -45,6 +45,7 @@ from pipelines.zoom.client import (
     month_start,
     month_windows,
 )
+from pipelines.zoom.journal import FetchJournal
 from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp
 from pipelines.zoom.schema import (
     ACTIVE_HOSTS_COLUMNS,
@@ -402,6 +403,8 @@ class HarvestContext:
     quarantine: q.Quarantine = field(default_factory=lambda: q.Quarantine("zoom"))
     not_hosting: set[str] = field(default_factory=set)
     """Users Zoom refused to list series for (400/3161): reported once per run, then skipped."""
+    journal: FetchJournal | None = None
+    """Heavy answers kept on disk until loaded (:mod:`pipelines.zoom.journal`); ``None`` keeps none."""
 
     @property
     def stopped(self) -> bool:
@@ -777,21 +780,28 @@ def zoom_source(ctx: Any) -> Any:
                 "participants": meeting.get("participants"),
                 "type": meeting.get("dashboard_type", "past"),
             }
-            if ctx.is_blocked(HEAVY) or not ctx.budget_allows(
-                HEAVY, qos_requests_for(meeting.get("participants"))
-            ):
-                continue
             kind = str(meeting.get("dashboard_type") or "past")
-            ctx.progress("meeting details")
-            status = "ok"
-            parts = ctx.call("participants", ctx.zoom.participants, uuid, kind, missing=MISSING)
-            listing = None
-            if parts is not None and parts is not MISSING:
-                listing = ctx.call("QoS", ctx.zoom.participants_qos, uuid, kind, missing=MISSING)
-            if parts is MISSING or listing is MISSING:
-                parts, listing, status = [], [], "not_found"
-            if parts is None or listing is None:
-                continue
+            saved = ctx.journal.get(uuid) if ctx.journal is not None else None
+            if saved is not None:  # paid for by an interrupted run: not asked again
+                parts, listing, status = saved.participants, saved.qos, saved.status
+                ctx.counts["meetings_from_journal"] += 1
+            else:
+                if ctx.is_blocked(HEAVY) or not ctx.budget_allows(
+                    HEAVY, qos_requests_for(meeting.get("participants"))
+                ):
+                    continue
+                ctx.progress("meeting details")
+                status = "ok"
+                parts = ctx.call("participants", ctx.zoom.participants, uuid, kind, missing=MISSING)
+                listing = None
+                if parts is not None and parts is not MISSING:
+                    listing = ctx.call("QoS", ctx.zoom.participants_qos, uuid, kind, missing=MISSING)
+                if parts is MISSING or listing is MISSING:
+                    parts, listing, status = [], [], "not_found"
+                if parts is None or listing is None:
+                    continue
+                if ctx.journal is not None:
+                    ctx.journal.put(uuid, kind, status, parts, listing)
             meeting_sessions = split_valid(
                 [shape_session(uuid, p) for p in parts],
                 check_session,

@@ -30,6 +30,7 @@ import dlt
 import duckdb
 
 from pipelines import clock
+from pipelines.accounts import guard_warehouse, zoom_account
 from pipelines.api_client import (
     DEFAULT_REDACTOR,
     HEAVY,
@@ -45,7 +46,8 @@ from pipelines.api_client import (
     RetryPolicy,
     install_log_redaction,
 )
-from pipelines.paths import pipelines_dir, warehouse_path
+from pipelines.interrupt import LoadInterrupted, exit_code, interruption, signal_name
+from pipelines.paths import pipelines_dir, state_dir, warehouse_path
 from pipelines.warehouse import upgrade_raw_layout
 from pipelines.zoom import HarvestContext, qos_requests_for, series_fingerprint, user_ref, zoom_source
 from pipelines.zoom.auth import (
@@ -67,6 +69,7 @@ from pipelines.zoom.client import (
     month_windows,
     utc_today,
 )
+from pipelines.zoom.journal import FetchJournal
 from pipelines.zoom.qos import parse_zoom_timestamp
 from pipelines.zoom.settings import ZoomSettings, load_settings
 
@@ -335,6 +338,9 @@ def run_zoom_load(
     if progress is None:
         progress = show  # a live bar on a terminal, plain periodic lines elsewhere
     display = _Progress(progress, zoom.api)
+    journal = FetchJournal(journal_dir())
+    if refresh:
+        journal.clear()
     ctx = HarvestContext(
         zoom=zoom,
         start_date=settings.effective_start_date(today),
@@ -342,6 +348,7 @@ def run_zoom_load(
         meeting_types=settings.meeting_types,
         today=today,
         on_progress=display.update,
+        journal=journal,
     )
     _configure_dlt()
     try:
@@ -349,9 +356,19 @@ def run_zoom_load(
         with display:
             try:
                 upgrade_raw_layout(warehouse_path())  # a warehouse from an earlier version of the contract
+                account = zoom_account(
+                    settings.api_base_url, settings.account_id, settings.client_id, settings.sandbox
+                )
+                guard_warehouse(warehouse_path(), account, refresh=refresh, dataset=DATASET_NAME)
                 row_counts = _run_pipeline(pipeline, ctx, refresh)
-            except Exception as exc:
+            except BaseException as exc:
+                stop = interruption(exc)
+                if stop is not None:
+                    raise _interrupted(stop, journal, zoom) from exc
+                if not isinstance(exc, Exception):
+                    raise
                 raise _typed_error(exc) from exc
+        journal.clear()  # the warehouse holds every answer now
         summary = _summary(settings, pipeline, row_counts, zoom, auth, token_endpoint, budget, ctx, started)
     finally:
         with suppress(Exception):
@@ -387,6 +404,36 @@ def _run_pipeline(pipeline: dlt.Pipeline, ctx: HarvestContext, refresh: bool) ->
     ctx.progress("loading into DuckDB")
     pipeline.load()
     return dict(info.row_counts)
+
+
+def journal_dir() -> Path:
+    """Where the answers of meetings fetched but not yet loaded wait (beside the warehouse's state)."""
+    return state_dir() / "zoom_journal"
+
+
+def _interrupted(stop: KeyboardInterrupt, journal: FetchJournal, zoom: ZoomClient) -> LoadInterrupted:
+    """The one line an interrupted Zoom load prints: what was kept and how to resume."""
+    code = exit_code(stop)
+    heavy = zoom.api.stats.get(HEAVY, {}).get("sent", 0)
+    kept = len(journal)
+    return LoadInterrupted(
+        f"Zoom load interrupted ({signal_name(code)}): participants and QoS of {kept:,} meetings are kept "
+        f"in {journal.folder} ({heavy:,} heavy requests spent this run); the next `make load` loads them "
+        "without asking Zoom again and goes on from there.",
+        code,
+    )
+
+
+def _journal_stats(journal: FetchJournal | None) -> dict[str, Any]:
+    """What checkpointing cost this run (one journal file per meeting fetched)."""
+    if journal is None:
+        return {"files_written": 0, "bytes_written": 0, "write_seconds": 0.0, "replayed": 0}
+    return {
+        "files_written": journal.writes,
+        "bytes_written": journal.bytes_written,
+        "write_seconds": round(journal.write_seconds, 3),
+        "replayed": journal.replayed,
+    }
 
 
 def _typed_error(exc: BaseException) -> BaseException:
@@ -490,6 +537,8 @@ def _summary(
         "budget": budgets,
         "meetings_listed": ctx.counts["meetings_listed"],
         "meetings_detailed": ctx.counts["meetings_detailed"],
+        "meetings_from_journal": ctx.counts["meetings_from_journal"],
+        "journal": _journal_stats(ctx.journal),
         "meetings_pending": len(pending),
         "quarantined": ctx.quarantine.total,
         "users_not_hosting": sorted(ctx.not_hosting),
@@ -591,6 +640,13 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
         raise
     zoom = build_client(settings, budget=budget, auth=auth)
     pipeline = zoom_pipeline()
+    if warehouse_path().exists():
+        try:  # like the load: the warehouse's state wins over a lost or stale working folder
+            pipeline.sync_destination()
+        except Exception as exc:  # a locked warehouse: plan from the working folder's state
+            log.warning(
+                "plan: could not read the state stored in the warehouse (%s); using the local copy", exc
+            )
     state = pipeline.state.get("sources", {}).get("zoom", {})
     resources = state.get("resources", {})
     book = state.get("meeting_details", {})
@@ -657,7 +713,9 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
                     if m.get("end_time") and m["uuid"] not in done:
                         to_fetch[m["uuid"]] = m.get("participants")
         estimate[RESOURCE_INTENSIVE] += len(windows) * len(settings.meeting_types)
-        estimate[HEAVY] += sum(qos_requests_for(n) for n in to_fetch.values())
+        journal = FetchJournal(journal_dir())  # kept by an interrupted run: loaded without asking again
+        kept = {u for u in to_fetch if journal.has(u)}
+        estimate[HEAVY] += sum(qos_requests_for(n) for u, n in to_fetch.items() if u not in kept)
         spent = {cat: s.get("sent", 0) for cat, s in zoom.api.stats.items()}
         heavy_group = next((g for g in budget.summary() if g.group == budget.group_of(HEAVY).name), None)
     finally:
@@ -680,7 +738,8 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
         "source": "sandbox" if settings.sandbox else "zoom",
         "start_date": start_date.isoformat(),
         "meeting_windows": [f"{a}..{b}" for a, b in windows],
-        "meetings_to_fetch": len(to_fetch),
+        "meetings_to_fetch": len(to_fetch) - len(kept),
+        "meetings_in_journal": len(kept),
         "requests": estimate,
         "budgeted_requests": budgeted,
         "daily_budget": limit,
@@ -698,7 +757,12 @@ def format_plan(plan: Mapping[str, Any]) -> str:
     req = plan["requests"]
     lines = [
         f"Zoom load plan ({plan['source']}), history from {plan['start_date']}:",
-        f"  meetings still to fetch participants/QoS for: {plan['meetings_to_fetch']:,}",
+        f"  meetings still to fetch participants/QoS for: {plan['meetings_to_fetch']:,}"
+        + (
+            f" (+ {plan['meetings_in_journal']:,} kept by an interrupted run: loaded without asking Zoom)"
+            if plan.get("meetings_in_journal")
+            else ""
+        ),
         "  requests: " + ", ".join(f"{cat} {req[cat]:,}" for cat in ZOOM_CATEGORIES),
         f"  heavy + resource-intensive (budgeted): {plan['budgeted_requests']:,} of a daily budget of "
         f"{plan['daily_budget'] if plan['daily_budget'] is not None else 'unlimited'} "
