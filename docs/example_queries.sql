@@ -1,7 +1,8 @@
--- Example queries against the serving snapshot (warehouse/analytics.duckdb), schema `analytics`.
+-- Example queries against the serving snapshot (warehouse/serving.duckdb), schema `analytics`.
 -- Each query starts with a `-- name:` line; the lines after it that start with `--` describe it.
 -- docs/gen_tour.py runs them and writes their answers into docs/tour.md; the e2e tests run them
--- through SQLAlchemy (duckdb-engine) while a load is running.
+-- through SQLAlchemy (duckdb-engine) while a load is running. Run them all yourself with
+--   .venv/bin/python -m pipelines sql --file docs/example_queries.sql
 
 -- name: meetings_by_department
 -- Meetings, meeting hours and attendance per host department.

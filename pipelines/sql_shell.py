@@ -89,8 +89,8 @@ def _print_table(columns: list[str], rows: list[tuple], more: bool, out) -> None
     print("-+-".join("-" * w for w in widths), file=out)
     for row in cells:
         print(line(row), file=out)
-    suffix = " (more not shown: --max-rows)" if more else ""
-    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''}{suffix})\n", file=out)
+    shown = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
+    print(f"({shown}{'; more not shown, see --max-rows' if more else ''})\n", file=out)
 
 
 def _is_number(text: str) -> bool:
@@ -110,6 +110,10 @@ def _interactive(con, max_rows: int) -> None:
         except EOFError:
             print()
             return
+        except KeyboardInterrupt:  # like psql: Ctrl-C drops the statement being typed
+            print()
+            buffer = []
+            continue
         if not buffer and line.strip() in (".quit", ".exit", "\\q"):
             return
         buffer.append(line)
