@@ -25,6 +25,7 @@ from pipelines.recordings.model import COPIED, FAILED, GONE, PLANNED, SKIPPED, P
 
 SCHEMA = "recordings"
 TABLE = f"{SCHEMA}.inventory"
+META_TABLE = f"{SCHEMA}.meta_json"
 
 _DDL = f"""
 create schema if not exists {SCHEMA};
@@ -57,6 +58,16 @@ create table if not exists {TABLE} (
     updated_at        timestamptz,
     primary key (source, file_key, dest_root)
 );
+create table if not exists {META_TABLE} (
+    dest_root         varchar not null,       -- the --dest of the folder
+    folder            varchar not null,       -- meeting folder relative to dest_root
+    source            varchar,                -- zoom | meets
+    meeting           varchar,                -- the latest plan's meeting metadata (JSON)
+    digest            varchar,                -- SHA-256 of the meta.json last written (null: none yet)
+    written_at        timestamptz,
+    updated_at        timestamptz,
+    primary key (dest_root, folder)
+);
 """
 
 _COLUMNS = (
@@ -87,6 +98,16 @@ _COLUMNS = (
     "finished_at",
     "updated_at",
 )
+
+
+@dataclass(frozen=True)
+class FolderMeta:
+    """What ``recordings.meta_json`` knows of one meeting folder."""
+
+    folder: str
+    source: str | None
+    meeting: str | None
+    digest: str | None
 
 
 class WarehouseBusy(RuntimeError):
@@ -172,6 +193,32 @@ class Inventory:
             ).fetchall()
         return {(r[0], r[1]): InventoryRow(*r) for r in result}
 
+    def rows_under(self, dest_root: str, url_prefix: str) -> list[InventoryRow]:
+        """Rows whose ``dest_url`` starts with ``url_prefix`` (one meeting folder)."""
+        with self._lock:
+            result = self.con.execute(
+                f"""select source, file_key, dest_root, dest_url, status, attempts, size, sha256, error,
+                           temp_url, upload_id, expected_size
+                    from {TABLE} where dest_root = ? and starts_with(dest_url, ?)""",
+                [dest_root, url_prefix],
+            ).fetchall()
+        return [InventoryRow(*r) for r in result]
+
+    def folders_meta(self, dest_root: str) -> dict[str, FolderMeta]:
+        with self._lock:
+            result = self.con.execute(
+                f"select folder, source, meeting, digest from {META_TABLE} where dest_root = ?", [dest_root]
+            ).fetchall()
+        return {r[0]: FolderMeta(*r) for r in result}
+
+    def folder_meta(self, dest_root: str, folder: str) -> FolderMeta | None:
+        with self._lock:
+            row = self.con.execute(
+                f"select folder, source, meeting, digest from {META_TABLE} where dest_root = ? and folder = ?",
+                [dest_root, folder],
+            ).fetchone()
+        return FolderMeta(*row) if row else None
+
     def in_flight(self, dest_root: str) -> list[InventoryRow]:
         """Rows a crashed run left with a temporary object or an open multipart upload."""
         return [r for r in self.rows(dest_root).values() if r.temp_url or r.upload_id]
@@ -236,6 +283,35 @@ class Inventory:
                         auto_delete_date = excluded.auto_delete_date,
                         is_trashed = excluded.is_trashed""",
                 rows,
+            )
+
+    def plan_folders(self, dest_root: str, meetings: dict[str, tuple[str, str]]) -> None:
+        """Remember each folder's source and meeting metadata (``folder -> (source, meeting JSON)``),
+        so its meta.json can be rebuilt by any later run, whatever that run plans."""
+        if not meetings:
+            return
+        now = _now()
+        rows = [(dest_root, folder, source, meeting, now) for folder, (source, meeting) in meetings.items()]
+        with self._lock:
+            self.con.executemany(
+                f"""insert into {META_TABLE} (dest_root, folder, source, meeting, updated_at)
+                    values (?, ?, ?, ?, ?)
+                    on conflict (dest_root, folder) do update set
+                        source = excluded.source, meeting = excluded.meeting, updated_at = excluded.updated_at""",
+                rows,
+            )
+
+    def meta_written(self, dest_root: str, folder: str, source: str, digest: str) -> None:
+        """The folder's meta.json now holds the document with this digest."""
+        now = _now()
+        with self._lock:
+            self.con.execute(
+                f"""insert into {META_TABLE} (dest_root, folder, source, digest, written_at, updated_at)
+                    values (?, ?, ?, ?, ?, ?)
+                    on conflict (dest_root, folder) do update set
+                        digest = excluded.digest, written_at = excluded.written_at,
+                        updated_at = excluded.updated_at""",
+                [dest_root, folder, source, digest, now, now],
             )
 
     def _update(self, key: tuple[str, str], dest_root: str, sql: str, params: list) -> None:

@@ -316,9 +316,19 @@ def order(files: Iterable[PlannedFile]) -> list[PlannedFile]:
 
 
 def expiring_soon(files: Iterable[PlannedFile], today: date, days: int) -> list[PlannedFile]:
-    """Files whose recording Zoom auto-deletes within ``days`` days (inclusive)."""
+    """Files whose recording Zoom auto-deletes within the next ``days`` days (inclusive).
+
+    Only dates still ahead: Zoom moves a recording to the trash at 00:00 UTC of its
+    ``auto_delete_date``, so a date of today or earlier is not "will be deleted" but "past" (see
+    :func:`past_auto_delete`).
+    """
     limit = today + timedelta(days=days)
-    return [f for f in files if f.auto_delete_date is not None and f.auto_delete_date <= limit]
+    return [f for f in files if f.auto_delete_date is not None and today < f.auto_delete_date <= limit]
+
+
+def past_auto_delete(files: Iterable[PlannedFile], today: date) -> list[PlannedFile]:
+    """Files whose recording's ``auto_delete_date`` has come (Zoom may have trashed it already)."""
+    return [f for f in files if f.auto_delete_date is not None and f.auto_delete_date <= today]
 
 
 # ------------------------------------------------------------------------------------ warehouse

@@ -14,7 +14,6 @@ configured request rate.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import threading
 import time
@@ -37,7 +36,8 @@ from pipelines.recordings.fetch import (
     ZoomDownloads,
     resumable_chunks,
 )
-from pipelines.recordings.inventory import Inventory, InventoryRow
+from pipelines.recordings.inventory import Inventory
+from pipelines.recordings.meta import MetaWriter, meeting_json, relative_to
 from pipelines.recordings.model import COPIED, FAILED, GONE, MEETS, PLANNED, SKIPPED, ZOOM, PlannedFile
 from pipelines.recordings.plan import (
     PlanFilter,
@@ -47,6 +47,7 @@ from pipelines.recordings.plan import (
     order,
     parse_types,
     parse_users,
+    past_auto_delete,
     plan_from_warehouse,
     plan_meets_from_api,
     plan_zoom_from_api,
@@ -72,8 +73,8 @@ class RunSummary:
     dest: str
     dry_run: bool
     plan_source: str
-    planned_files: int = 0
-    planned_bytes: int = 0
+    listed_files: int = 0  # every file the plan source lists under the filters, copied or not
+    listed_bytes: int = 0
     unknown_size_files: int = 0
     already_copied: int = 0
     already_gone: int = 0
@@ -85,7 +86,10 @@ class RunSummary:
     gone: int = 0
     skipped: int = 0
     cleaned_up: int = 0
-    expiring_soon: int = 0
+    expiring_soon: int = 0  # files to copy whose recording Zoom auto-deletes within the warning window
+    expiring_first: str | None = None  # the first of those auto-delete dates
+    expiring_not_copied: int = 0  # of those, still not copied when the run ended
+    past_auto_delete: int = 0  # files to copy whose recording's auto-delete date has come already
     requests: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     stopped: str | None = None
@@ -280,7 +284,8 @@ class _Run:
         self._lock = threading.Lock()
         self._resolved: dict[str, ResolvedMeeting | SourceGone] = {}
         self._meeting_locks: dict[str, threading.Lock] = {}
-        self.touched_folders: dict[str, PlannedFile] = {}
+        self.meta: MetaWriter | None = None
+        self.unsettled: Counter[str] = Counter()
 
     # -------------------------------------------------------------- Zoom look-ups
     def _meeting_lock(self, uuid: str) -> threading.Lock:
@@ -412,8 +417,8 @@ class _Run:
             with self._lock:
                 self.summary.copied += 1
                 self.summary.copied_bytes += result.size
-                self.touched_folders.setdefault(f.folder, f)
             self.progress.file_done()
+            self._settled(f)
             return
 
     def _finish(self, f: PlannedFile, status: str, message: str, counted: int) -> None:
@@ -430,53 +435,20 @@ class _Run:
                 self.summary.gone += 1
             else:
                 self.summary.skipped += 1
-            self.touched_folders.setdefault(f.folder, f)
         self.progress.file_done()
+        self._settled(f)
 
     # -------------------------------------------------------------- meta.json
-    def write_meta(self) -> None:
-        rows = self.inventory.rows(self.root)
-        by_folder: dict[str, list[InventoryRow]] = {}
-        for row in rows.values():
-            relative = _relative(self.root, row.dest_url)
-            if relative is None:
-                continue
-            by_folder.setdefault(relative.rsplit("/", 1)[0], []).append(row)
-        for folder, f in sorted(self.touched_folders.items()):
-            members = sorted(by_folder.get(folder, []), key=lambda r: r.dest_url)
-            doc = {
-                "source": f.source,
-                "meeting": {k: _jsonable(v) for k, v in f.meeting_meta.items()},
-                "files": [
-                    {
-                        "name": r.dest_url.rsplit("/", 1)[-1],
-                        "file_key": r.file_key,
-                        "status": r.status,
-                        "size": r.size,
-                        "sha256": r.sha256,
-                        "declared_size": r.expected_size,
-                        "error": r.error if r.status != COPIED else None,
-                    }
-                    for r in members
-                ],
-                "written_at": clock.now().isoformat(timespec="seconds"),
-            }
-            data = json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    def _settled(self, f: PlannedFile) -> None:
+        """One file of the run reached its verdict: when it was its folder's last, the folder's
+        meta.json is brought up to date now (a later crash then costs no meta.json of it)."""
+        with self._lock:
+            left = self.unsettled[f.folder] = self.unsettled[f.folder] - 1
+        if left == 0 and self.meta is not None:
             try:
-                self.dest.put_small(f"{folder}/meta.json", data)
-            except Exception as exc:  # the recordings are safe; meta.json is rewritten next run
-                log.warning("could not write %s/meta.json: %s", folder, exc)
-
-
-def _relative(root: str, url: str) -> str | None:
-    prefix = root.rstrip("/") + "/"
-    return url[len(prefix) :] if url.startswith(prefix) else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
+                self.meta.folder(f.folder)
+            except Exception:  # meta.json is rebuilt at the end of the run (and by any later run)
+                log.debug("could not update %s/meta.json during the run", f.folder, exc_info=True)
 
 
 # ------------------------------------------------------------------------------------ entry point
@@ -530,19 +502,16 @@ def run_recordings(
         files, planning_requests = _plan(settings, flt, inventory, clients, summary)
         known_rows = inventory.rows(root)
         dest_obj = open_destination(settings.dest, settings.storage_options())
-        known_paths = {k: rel for k, r in known_rows.items() if (rel := _relative(root, r.dest_url))}
+        known_paths = {k: rel for k, r in known_rows.items() if (rel := relative_to(root, r.dest_url))}
         files = order(assign_paths(files, known_paths))
-        today = clock.today()
-        soon = expiring_soon(files, today, settings.auto_delete_warn_days)
-        summary.expiring_soon = len(soon)
         todo: list[PlannedFile] = []
         for f in files:
             row = known_rows.get(f.key)
-            summary.planned_files += 1
+            summary.listed_files += 1
             if f.expected_size is None:
                 summary.unknown_size_files += 1
             else:
-                summary.planned_bytes += f.expected_size
+                summary.listed_bytes += f.expected_size
             if row is not None and row.status == COPIED:
                 summary.already_copied += 1
                 continue
@@ -552,32 +521,48 @@ def run_recordings(
             todo.append(f)
             summary.todo_bytes += f.expected_size or 0
         summary.todo_files = len(todo)
+        # warnings only about files still to copy, and only for auto-delete dates still ahead
+        today = clock.today()
+        soon = expiring_soon(todo, today, settings.auto_delete_warn_days)
+        summary.expiring_soon = len(soon)
         if soon:
-            pending = [f for f in soon if f in todo]
-            if pending:
-                first = min(f.auto_delete_date for f in pending if f.auto_delete_date)
-                log.warning(
-                    "%d file(s) of recordings Zoom auto-deletes within %d days (first on %s) are not copied "
-                    "yet; they are first in the plan",
-                    len(pending),
-                    settings.auto_delete_warn_days,
-                    first,
-                )
+            summary.expiring_first = min(f.auto_delete_date for f in soon if f.auto_delete_date).isoformat()
+            log.warning(
+                "%d file(s) of recordings Zoom auto-deletes within %d days (first on %s) are not copied "
+                "yet; they come early in the plan",
+                len(soon),
+                settings.auto_delete_warn_days,
+                summary.expiring_first,
+            )
+        summary.past_auto_delete = len(past_auto_delete(todo, today))
+        if summary.past_auto_delete:
+            log.info(
+                "%d file(s) not copied yet belong to recordings whose auto-delete date has passed (Zoom may "
+                "have moved them to the trash already); they come first in the plan",
+                summary.past_auto_delete,
+            )
         if dry_run:
             summary.requests = _estimate_requests(todo, planning_requests)
             summary.seconds = time.monotonic() - started
             if print_summary:
-                _print_dry_run(summary, todo, soon)
+                _print_dry_run(summary, todo)
             return summary
 
         dest_urls = {f.key: dest_obj.url_for(f.relative_path) for f in files}
         inventory.plan(files, root, dest_urls)
+        meetings: dict[str, tuple[str, str]] = {}
+        for f in files:
+            if f.folder not in meetings:
+                meetings[f.folder] = (f.source, meeting_json(f.meeting_meta))
+        inventory.plan_folders(root, meetings)
         summary.cleaned_up = _cleanup(dest_obj, inventory, root, [dest_urls[f.key] for f in todo])
         if todo:
             _ensure_clients(clients, {f.source for f in todo}, settings)
         show = progress if progress is not None else _is_terminal()
         bar = Progress(show, len(todo), summary.todo_bytes)
         run = _Run(settings, dest_obj, inventory, clients, summary, bar)
+        run.meta = MetaWriter(dest_obj, inventory, root)
+        run.unsettled.update(f.folder for f in todo)
         try:
             with ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="recordings") as pool:
                 futures = [pool.submit(run.copy_one, f) for f in todo]
@@ -591,10 +576,19 @@ def run_recordings(
                     raise
         finally:
             bar.stop()
-            run.write_meta()
-            dest_obj.close()
+            try:
+                run.meta.all()
+            except Exception as exc:  # never mask the run's own outcome; the next run rewrites them
+                log.warning("could not bring the meta.json files up to date: %s", exc)
+            finally:
+                dest_obj.close()
         summary.requests = clients.requests_sent()
         summary.inventory = inventory.counts(root)
+        if soon:
+            after = inventory.rows(root)
+            summary.expiring_not_copied = sum(
+                1 for f in soon if (row := after.get(f.key)) is None or row.status != COPIED
+            )
         summary.seconds = time.monotonic() - started
         if print_summary:
             _print_summary(summary)
@@ -722,7 +716,8 @@ def _human(n: float) -> str:
     return f"{n} B"
 
 
-def _print_dry_run(summary: RunSummary, todo: list[PlannedFile], soon: list[PlannedFile]) -> None:
+def _print_dry_run(summary: RunSummary, todo: list[PlannedFile]) -> None:
+    """What a run would copy: only files not copied yet (already copied ones are a count, never listed)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -740,18 +735,22 @@ def _print_dry_run(summary: RunSummary, todo: list[PlannedFile], soon: list[Plan
     console.print(table)
     req = summary.requests
     console.print(
-        f"plan from {summary.plan_source}: {summary.planned_files} files, {summary.already_copied} already copied, "
-        f"{summary.already_gone} gone; would copy {summary.todo_files} files, {_human(summary.todo_bytes)} "
-        f"declared (+{sum(1 for f in todo if f.expected_size is None)} of unknown size); "
-        f"requests: {req.get('total', 0)} ({req.get('planning', 0)} planning, {req.get('zoom_meeting_lookups', 0)} "
-        f"Zoom meeting look-ups, {req.get('zoom_downloads', 0)} Zoom downloads, {req.get('meets_downloads', 0)} "
-        "MEETS downloads + redirects)"
+        f"listed from {summary.plan_source}: {summary.listed_files} files, of which {summary.already_copied} "
+        f"already copied and {summary.already_gone} gone; would copy {summary.todo_files} files, "
+        f"{_human(summary.todo_bytes)} declared (+{sum(1 for f in todo if f.expected_size is None)} of unknown "
+        f"size); requests: {req.get('total', 0)} ({req.get('planning', 0)} planning, "
+        f"{req.get('zoom_meeting_lookups', 0)} Zoom meeting look-ups, {req.get('zoom_downloads', 0)} Zoom "
+        f"downloads, {req.get('meets_downloads', 0)} MEETS downloads + redirects)"
     )
-    pending = [f for f in soon if f in todo]
-    if pending:
+    if summary.expiring_soon:
         console.print(
-            f"[yellow]warning:[/yellow] {len(pending)} file(s) belong to recordings Zoom auto-deletes soon "
-            f"(first: {min(f.auto_delete_date for f in pending if f.auto_delete_date)}); they are copied first"
+            f"[yellow]warning:[/yellow] {summary.expiring_soon} file(s) not copied yet belong to recordings Zoom "
+            f"auto-deletes soon (first on {summary.expiring_first}); they are copied early"
+        )
+    if summary.past_auto_delete:
+        console.print(
+            f"[yellow]note:[/yellow] {summary.past_auto_delete} file(s) not copied yet belong to recordings whose "
+            "auto-delete date has passed (Zoom may have moved them to the trash already)"
         )
     for f in todo[:20]:
         console.print(
@@ -772,9 +771,10 @@ def _print_summary(summary: RunSummary) -> None:
         f"gone at source {summary.gone + summary.already_gone}; skipped {summary.skipped}; "
         f"cleaned up {summary.cleaned_up} leftovers; requests {sum(summary.requests.values())} {summary.requests}"
     )
-    if summary.expiring_soon:
+    if summary.expiring_not_copied:
         console.print(
-            f"[yellow]note:[/yellow] {summary.expiring_soon} planned file(s) are close to Zoom's auto-delete date"
+            f"[yellow]warning:[/yellow] {summary.expiring_not_copied} file(s) of recordings Zoom auto-deletes soon "
+            f"(first on {summary.expiring_first}) are still not copied; rerun before that date"
         )
     if summary.stopped:
         console.print(f"[red]stopped early:[/red] {summary.stopped}")

@@ -4,6 +4,7 @@ arrive (sizes and SHA-256 of every downloadable file) and what actually arrived.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -94,6 +95,34 @@ def sha256_file(path: Path) -> str:
 
 def local_files(dest: Path) -> list[Path]:
     return sorted(p for p in dest.rglob("*") if p.is_file())
+
+
+def folders_with_files(dest: Path) -> dict[Path, set[str]]:
+    """Every destination folder holding copied recording files -> their names."""
+    out: dict[Path, set[str]] = {}
+    for p in local_files(dest):
+        if p.name != "meta.json" and not p.name.endswith(".partial"):
+            out.setdefault(p.parent, set()).add(p.name)
+    return out
+
+
+def assert_meta_json_current(warehouse: Path, dest: Path) -> None:
+    """Every folder with copied files has a meta.json whose ``copied`` entries are exactly those
+    files (name, size, SHA-256 as on disk and in the inventory); nothing else is listed as copied."""
+    rows = {r["dest_url"]: r for r in inventory(warehouse) if r["status"] == "copied"}
+    folders = folders_with_files(dest)
+    missing = sorted(str(f.relative_to(dest)) for f in folders if not (f / "meta.json").is_file())
+    assert missing == [], f"{len(missing)} of {len(folders)} folders lack meta.json: {missing[:3]}"
+    for folder, names in folders.items():
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        listed = {f["name"]: f for f in meta["files"] if f["status"] == "copied"}
+        assert set(listed) == names, (folder, sorted(listed), sorted(names))
+        for name, entry in listed.items():
+            path = folder / name
+            assert entry["size"] == path.stat().st_size == rows[str(path)]["size"], (path, entry)
+            assert entry["sha256"] == rows[str(path)]["sha256"], (path, entry)
+        others = [f["name"] for f in meta["files"] if f["status"] != "copied"]
+        assert not [n for n in others if (folder / n).exists()], (folder, others)
 
 
 def storage_requests(sb: Any) -> list[dict]:

@@ -3,7 +3,9 @@
 * 10 trials (seeded): ``run_recordings`` in a child process (a tiny account with one 300 MB file so a
   copy takes a moment), SIGKILL at a random moment, then a normal run in this process. Afterwards
   the destination holds exactly the files the sandbox serves (size and SHA-256, each once), no
-  ``.partial`` object is left, the inventory has one ``copied`` row per file and no duplicate key.
+  ``.partial`` object is left, the inventory has one ``copied`` row per file and no duplicate key,
+  and every folder holding copied files has a ``meta.json`` that lists exactly those files (also the
+  folders the killed run had finished, which the rerun finds already copied).
 * A Zoom ``download_url`` that points to another host (a bad record served by the sandbox, in the
   listing and in the fresh per-meeting look-up): nothing is sent there with the Zoom token - the
   run refuses that one file with a message naming it, copies the rest, and every request the
@@ -51,6 +53,7 @@ def assert_exact_copy(sb: Any, warehouse: Path, dest: Path) -> None:
     assert [p for p in files if p.name.endswith(".partial")] == []  # no half objects
     assert Counter((p.stat().st_size, rs.sha256_file(p)) for p in files) == want["zoom"] + want["meets"]
     assert rs.assert_no_credentials_on_storage(sb) >= 0
+    rs.assert_meta_json_current(warehouse, dest)
 
 
 def test_kill_9_of_the_recordings_pipeline_at_random_moments(
