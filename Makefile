@@ -35,7 +35,8 @@ transform: setup  ## dbt build (seeds, models, tests) on the warehouse
 recordings: setup  ## copy recording files to object storage (./recordings by default)
 	$(PY) -m pipelines recordings
 
-run: load transform recordings  ## the whole job: load + transform + recordings
+run: setup  ## the whole job: load + transform + recordings, then one summary of it all
+	$(PY) -m pipelines run
 
 test: setup lint  ## everything that must pass: lint + the pytest suites
 	$(RUN) pytest -q

@@ -134,6 +134,12 @@ def cmd_meets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.run_all import run_all
+
+    return run_all(args)
+
+
 def cmd_transform(args: argparse.Namespace) -> int:
     from pipelines.doctor import warehouse_blocker
     from pipelines.publish import publish_snapshot
@@ -252,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop the source's raw tables and state first, then load everything again",
     )
     p.add_argument("--dry-run", action="store_true", help="print what the Zoom load will cost; load nothing")
+    _subparser(sub, "run", "the whole job: load, transform, recordings, then one summary of it all")
     p = _subparser(sub, "transform", "dbt build (seeds, models, tests), then publish the read-only snapshot")
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     p.add_argument("--select", default=None, help="dbt selector, e.g. fct_qos_minutes+ (default: everything)")
@@ -307,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "docs": cmd_docs,
         "report": cmd_report,
         "sql": cmd_sql,
+        "run": cmd_run,
     }
     from pipelines import interrupt
 

@@ -52,10 +52,21 @@ def format_meets_summary(summary: dict[str, Any]) -> str:
 RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {"zoom": _run_zoom, "meets": _run_meets}
 
 
-def run_load(sources: Sequence[str] = SOURCES, refresh: bool = False) -> int:
-    """Load the given sources; return a process exit code (0 when every source loaded)."""
+def run_load(
+    sources: Sequence[str] = SOURCES, refresh: bool = False, results: dict[str, Any] | None = None
+) -> int:
+    """Load the given sources; return a process exit code (0 when every source loaded).
+
+    ``results`` (optional) receives each source's summary, or the exception that stopped it."""
     from pipelines.paths import warehouse_path
+    from pipelines.settings_check import SettingsError, require_valid_settings
     from pipelines.warehouse import NotAWarehouse, repair_interrupted_creation
+
+    try:  # every bad setting of the sources asked for, before any request or file is touched
+        require_valid_settings(tuple(f"sources.{name}" for name in sources))
+    except SettingsError as exc:
+        print(f"load not started: {exc}", flush=True)
+        return 2
 
     try:
         repair_interrupted_creation(warehouse_path())  # a first load killed while DuckDB created the file
@@ -65,8 +76,12 @@ def run_load(sources: Sequence[str] = SOURCES, refresh: bool = False) -> int:
     failures: list[tuple[str, BaseException]] = []
     for name in sources:
         try:
-            RUNNERS[name](refresh)
+            summary = RUNNERS[name](refresh)
+            if results is not None:
+                results[name] = summary
         except BaseException as exc:
+            if results is not None:
+                results[name] = exc
             stop = interruption(exc)
             if stop is None and not isinstance(exc, Exception):
                 raise

@@ -273,3 +273,27 @@ def test_a_start_date_older_than_zoom_keeps_is_a_warning_naming_the_real_start(
     (warn,) = lines(out, "warn", "settings")
     assert warn.startswith("sources.zoom.start_date = '2025-01-01' (env SOURCES__ZOOM__START_DATE) is older")
     assert "loads start at 2026-05-22" in warn, warn
+
+
+def test_load_with_bad_settings_stops_before_any_request_with_one_line_each(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``load`` checks the settings of the sources it was asked for first: one line per bad setting,
+    named as the user writes it, exit code 2, no internal class name, nothing asked of any API."""
+    sandbox.admin("reset", {})
+    run_env = {**os.environ, "MW_SANDBOX_URL": sandbox.base, "SOURCES__ZOOM__PLAN": "busines"}
+    run_env["SOURCES__ZOOM__RATE_SAFETY"] = "0"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "load"],
+        env=run_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "sources.zoom.plan = 'busines'" in out and "sources.zoom.rate_safety = '0'" in out, out
+    assert "SettingsError" not in out and "Traceback" not in out, out
+    assert sum(sandbox.admin("stats")["received"].values()) == 0, "a request was sent"
+    assert not Path(run_env["MW_WAREHOUSE"]).exists(), "the warehouse was touched"
