@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import html
 import io
 import json
@@ -234,6 +235,7 @@ class ReportRenderError(RuntimeError):
     """
 
 
+@functools.cache
 def _vl_convert():
     """vl-convert, started with ``TZ=UTC`` so that dates draw as the UTC days the warehouse holds.
 
@@ -264,8 +266,19 @@ def _vl_version(spec: dict, available: list[str]) -> str | None:
     return version if version in available else None
 
 
+# A mark vega drew for one datum (a bar, a point, a cell) with its ARIA label, which vega-lite makes
+# from the encoded fields and the tooltip: given a <title> child, the browser shows the label on
+# hover, a tooltip without JavaScript. Lines and areas are one mark for many data: left as they are.
+_HOVER_MARK = re.compile(
+    r'(<(path|rect|circle|line)\b(?![^>]*aria-roledescription="(?:line|area|trail) mark")'
+    r'[^>]*?\saria-label="([^"]*)"[^>]*?)\s*/>'
+)
+
+
 def plot_svg(spec: dict, *, prefix: str = "") -> str:
     """A vega-lite spec drawn as SVG, offline (data must be inline: vl-convert may fetch nothing).
+
+    Each mark for one datum carries its label as an SVG ``<title>`` (a hover tooltip, no script).
 
     ``prefix`` is put before every ``id`` the SVG defines (clip paths, gradients) and every reference
     to one, so that several SVGs inline in one page do not clip each other.
@@ -275,6 +288,7 @@ def plot_svg(spec: dict, *, prefix: str = "") -> str:
         spec, vl_version=_vl_version(spec, vlc.get_vegalite_versions()), allowed_base_urls=[]
     )
     svg = svg[svg.index("<svg") :]  # no XML prolog inside HTML
+    svg = _HOVER_MARK.sub(r"\g<1>><title>\g<3></title></\g<2>>", svg)
     if prefix:
         svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', svg)
         svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)

@@ -194,6 +194,7 @@ def test_render_offline_turns_marimo_elements_into_plain_html() -> None:
         notebook="synthetic",
     )
     assert plots == 1 and drawn_plots(page) == 1
+    assert page.count("</title></path>") == 2  # each bar has its hover label
     assert plot_specs(page) == [spec]
     assert "<marimo-" not in page and "<title>Synthetic</title>" in page
     assert "Ana &lt;IT&gt;" in page and ">1,234<" in page  # escaped text, grouped numbers
