@@ -61,7 +61,7 @@ truth: setup  ## write the sandbox ground truth for the default scale to warehou
 docs: setup  ## generate and serve the dbt docs (every model and column documented)
 	$(PY) -m pipelines docs --serve
 
-report: setup  ## export the notebooks to static HTML reports under reports/
+report: setup  ## the notebooks as self-contained HTML under reports/ (plots as SVG: open offline)
 	$(PY) -m pipelines report
 
 doctor: setup  ## check the configuration and explain what is missing (never prints secrets)
