@@ -627,13 +627,21 @@ def zoom_source(ctx: Any) -> Any:
         resume = dt.date.fromisoformat(state.get("resume_from") or earliest.isoformat())
         first = max(earliest, month_start(min(resume, ctx.today - dt.timedelta(days=ctx.lookback_days))))
         windows = month_windows(first, ctx.today)
+        settled_before = ctx.today - dt.timedelta(days=ctx.lookback_days)  # later runs do not ask again
         for index, (a, b) in enumerate(windows):
             ctx.progress(f"active hosts {a:%Y-%m}")
-            got = ctx.call("active hosts report", ctx.zoom.active_hosts, a, b)
-            if got is None:
-                state["resume_from"] = a.isoformat()
-                return
-            items, _ = got
+            key = f"report:active_hosts:{a}:{b}"
+            kept = ctx.journal.get_doc(key) if ctx.journal is not None and b < settled_before else None
+            if kept is not None:  # asked by an interrupted run
+                items = list(kept["items"])
+            else:
+                got = ctx.call("active hosts report", ctx.zoom.active_hosts, a, b)
+                if got is None:
+                    state["resume_from"] = a.isoformat()
+                    return
+                items, _ = got
+                if ctx.journal is not None and b < settled_before:
+                    ctx.journal.put_doc(key, {"items": items})
             rows = []
             for u in items:
                 row = _clean(u)

@@ -9,7 +9,8 @@ a file is either whole or absent). A later run reads a meeting from the journal 
 Zoom again; a load that completes empties the journal.
 
 So the checkpoint is one meeting: a kill at any moment wastes at most the requests of the meeting
-whose answers were still arriving. A file holds exactly what Zoom sent (not our shaping of it), so
+whose answers were still arriving. The active-hosts report (also heavy) is kept the same way for
+the months a completed run would not ask for again (those before the lookback). A file holds exactly what Zoom sent (not our shaping of it), so
 the rows a replayed meeting produces are the rows a fresh fetch would, quarantine included. The
 files live beside the warehouse (one account per warehouse), hold no credentials, and are dropped
 by ``load --refresh``.
@@ -36,9 +37,9 @@ CODEC = "zstd"
 SUFFIX = ".json.zst"
 
 
-def _key(meeting_uuid: str) -> str:
-    """A file name for a meeting UUID (UUIDs hold ``/`` and ``+``)."""
-    return hashlib.sha256(meeting_uuid.encode()).hexdigest()[:32]
+def _key(key: str) -> str:
+    """A file name for a key (meeting UUIDs hold ``/`` and ``+``)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -66,8 +67,8 @@ class FetchJournal:
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
 
-    def _path(self, meeting_uuid: str) -> Path:
-        return self.folder / f"{_key(meeting_uuid)}{SUFFIX}"
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{_key(key)}{SUFFIX}"
 
     def __len__(self) -> int:
         return len(self.files())
@@ -87,20 +88,30 @@ class FetchJournal:
         qos: Sequence[Any],
     ) -> None:
         """Keep one meeting's answers (whole file or nothing: temporary name, then rename)."""
-        started = time.perf_counter()
-        body = orjson.dumps(
-            {
-                "format": FORMAT,
-                "meeting_uuid": meeting_uuid,
-                "kind": kind,
-                "status": status,
-                "participants": list(participants),
-                "qos": list(qos),
-            }
+        self.put_doc(
+            meeting_uuid,
+            {"kind": kind, "status": status, "participants": list(participants), "qos": list(qos)},
         )
+
+    def get(self, meeting_uuid: str) -> Saved | None:
+        """The kept answers of a meeting, or ``None`` (never kept, or unreadable: then fetched again)."""
+        doc = self.get_doc(meeting_uuid)
+        if doc is None:
+            return None
+        return Saved(
+            meeting_uuid, str(doc["kind"]), str(doc["status"]), list(doc["participants"]), list(doc["qos"])
+        )
+
+    def has(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def put_doc(self, key: str, doc: dict[str, Any]) -> None:
+        """Keep any answer under ``key`` (a meeting UUID, ``report:<from>:<to>``...), whole or not at all."""
+        started = time.perf_counter()
+        body = orjson.dumps({"format": FORMAT, "key": key, **doc})
         data = self._codec.compress(body, asbytes=True)
         self.folder.mkdir(parents=True, exist_ok=True)
-        final = self._path(meeting_uuid)
+        final = self._path(key)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
             fh.write(len(body).to_bytes(8, "little"))
@@ -110,12 +121,9 @@ class FetchJournal:
         self.bytes_written += len(data) + 8
         self.write_seconds += time.perf_counter() - started
 
-    def has(self, meeting_uuid: str) -> bool:
-        return self._path(meeting_uuid).exists()
-
-    def get(self, meeting_uuid: str) -> Saved | None:
-        """The kept answers of a meeting, or ``None`` (never kept, or unreadable: then fetched again)."""
-        path = self._path(meeting_uuid)
+    def get_doc(self, key: str) -> dict[str, Any] | None:
+        """What :meth:`put_doc` kept under ``key``, or ``None`` (never kept, or unreadable)."""
+        path = self._path(key)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -123,21 +131,14 @@ class FetchJournal:
         try:
             size = int.from_bytes(raw[:8], "little")
             doc = orjson.loads(self._codec.decompress(raw[8:], decompressed_size=size, asbytes=True))
-            if doc.get("format") != FORMAT or doc.get("meeting_uuid") != meeting_uuid:
-                raise ValueError("not this meeting's answers")
-            saved = Saved(
-                meeting_uuid,
-                str(doc["kind"]),
-                str(doc["status"]),
-                list(doc["participants"]),
-                list(doc["qos"]),
-            )
-        except Exception as exc:  # a damaged file costs one meeting's requests, never the run
-            log.warning("ignoring unreadable journal file %s (%s); fetching that meeting again", path, exc)
+            if doc.get("format") != FORMAT or doc.get("key") != key:
+                raise ValueError("not the answers of " + key)
+        except Exception as exc:  # a damaged file costs its requests once more, never the run
+            log.warning("ignoring unreadable journal file %s (%s); asking Zoom again", path, exc)
             path.unlink(missing_ok=True)
             return None
         self.replayed += 1
-        return saved
+        return doc
 
     def clear(self) -> int:
         """Forget everything (the warehouse holds it now, or a refresh starts over); returns files removed."""

@@ -691,7 +691,13 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
                 min(dt.date.fromisoformat(resume), today - dt.timedelta(days=settings.lookback_days))
             ),
         )
-        estimate[HEAVY] += len(month_windows(first, today))
+        journal = FetchJournal(journal_dir())  # answers an interrupted run kept: loaded without asking again
+        settled_before = today - dt.timedelta(days=settings.lookback_days)
+        estimate[HEAVY] += sum(
+            1
+            for a, b in month_windows(first, today)
+            if not (b < settled_before and journal.has(f"report:active_hosts:{a}:{b}"))
+        )
         # meetings: list the windows, then count the details still to fetch
         cursor = resources.get("meetings", {}).get("incremental", {}).get("end_time", {})
         last = cursor.get("last_value")
@@ -713,7 +719,6 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
                     if m.get("end_time") and m["uuid"] not in done:
                         to_fetch[m["uuid"]] = m.get("participants")
         estimate[RESOURCE_INTENSIVE] += len(windows) * len(settings.meeting_types)
-        journal = FetchJournal(journal_dir())  # kept by an interrupted run: loaded without asking again
         kept = {u for u in to_fetch if journal.has(u)}
         estimate[HEAVY] += sum(qos_requests_for(n) for u, n in to_fetch.items() if u not in kept)
         spent = {cat: s.get("sent", 0) for cat, s in zoom.api.stats.items()}
