@@ -4,7 +4,6 @@ warehouse's."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,8 @@ import pytest
 from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+from _support import env_for  # noqa: E402
 
 
 @pytest.fixture
@@ -26,18 +27,11 @@ def sandbox() -> Any:
 
 
 def test_run_ends_with_one_summary_that_matches_the_warehouse(sandbox: Any, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "MW_", "SANDBOX_"))}
-    env.update(
-        {
-            "MW_SANDBOX_URL": sandbox.base_url,
-            "MW_WAREHOUSE": str(tmp_path / "warehouse" / "meetings.duckdb"),
-            "MW_PIPELINES_DIR": str(tmp_path / "dlt_pipelines"),
-            "MW_STATE_DIR": str(tmp_path / "state"),
-            "MW_TOKEN_DIR": str(tmp_path / "tokens"),
-            "MW_RECORDINGS_DEST": str(tmp_path / "recordings"),
-            "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = env_for(
+        tmp_path,
+        sandbox.base_url,
+        MW_RECORDINGS_DEST=str(tmp_path / "recordings"),
+        DBT_LOG_PATH=str(tmp_path / "dbt_logs"),
     )
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", "run"],
