@@ -749,14 +749,23 @@ def zoom_source(ctx: Any) -> Any:
             )
             first = earliest
         listed: set[str] = set()
+        settled_before = ctx.today - dt.timedelta(days=ctx.lookback_days)  # later runs do not list again
         for a, b in month_windows(first, ctx.today):
             ctx.progress(f"meetings {a:%Y-%m-%d}..{b:%Y-%m-%d}")
             rows: list[dict] = []
             for kind in ctx.meeting_types:
-                items = ctx.call("meeting list", ctx.zoom.dashboard_meetings, a, b, kind)
-                if items is None:
-                    ctx.windows_left_from = a
-                    return
+                key = f"list:meetings:{kind}:{a}:{b}"
+                settled = ctx.journal is not None and b < settled_before
+                kept = ctx.journal.get_doc(key) if settled else None  # type: ignore[union-attr]
+                if kept is not None:  # listed by an interrupted run
+                    items = list(kept["items"])
+                else:
+                    items = ctx.call("meeting list", ctx.zoom.dashboard_meetings, a, b, kind)
+                    if items is None:
+                        ctx.windows_left_from = a
+                        return
+                    if settled:
+                        ctx.journal.put_doc(key, {"items": items})  # type: ignore[union-attr]
                 shaped = [shape_meeting(m, kind) for m in items if m.get("end_time")]
                 rows.extend(split_valid(shaped, check_meeting, ctx.quarantine, "meetings", "uuid", set()))
             listed.update(str(r["uuid"]) for r in rows)

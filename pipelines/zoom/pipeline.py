@@ -718,7 +718,12 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
                 for m in zoom.dashboard_meetings(a, b, kind):
                     if m.get("end_time") and m["uuid"] not in done:
                         to_fetch[m["uuid"]] = m.get("participants")
-        estimate[RESOURCE_INTENSIVE] += len(windows) * len(settings.meeting_types)
+        estimate[RESOURCE_INTENSIVE] += sum(
+            1
+            for a, b in windows
+            for kind in settings.meeting_types
+            if not (b < settled_before and journal.has(f"list:meetings:{kind}:{a}:{b}"))
+        )
         kept = {u for u in to_fetch if journal.has(u)}
         estimate[HEAVY] += sum(qos_requests_for(n) for u, n in to_fetch.items() if u not in kept)
         spent = {cat: s.get("sent", 0) for cat, s in zoom.api.stats.items()}
