@@ -496,10 +496,12 @@ def check_zoom_token() -> list[Check]:
     )
     try:
         if auth == "s2s":
-            endpoint.token(grant_type="account_credentials", account_id=creds["account_id"])
+            body = endpoint.token(grant_type="account_credentials", account_id=creds["account_id"])
+            granted = body.get("scope")
             kind = "a Server-to-Server token"
         else:
             ZoomRefreshTokenAuth(endpoint, token_file).token()
+            granted = (token_file.read() or {}).get("scope")
             kind = "an access token from the stored refresh token"
     except AuthError as exc:
         if auth == "oauth" and exc.status is None:
@@ -516,7 +518,20 @@ def check_zoom_token() -> list[Check]:
         ]
     finally:
         endpoint.close()
-    return [Check(OK, "zoom", f"{where} issued {kind} at {oauth_url}/token: the credentials work")]
+    found = [Check(OK, "zoom", f"{where} issued {kind} at {oauth_url}/token: the credentials work")]
+    if isinstance(granted, str):  # the token answer shows its scopes: are the load's all there?
+        from pipelines.zoom.auth import missing_scopes
+
+        for what, classic, granular in missing_scopes(granted):
+            found.append(
+                Check(
+                    FAIL,
+                    "zoom",
+                    f"the app's token lacks the scope for {what}: add {classic} (or the granular {granular}) "
+                    "on the app's Scopes page in the Zoom App Marketplace, then activate the app again",
+                )
+            )
+    return found
 
 
 def check_meets_token() -> list[Check]:

@@ -99,6 +99,8 @@ class SandboxConfig:
     scale: Scale = field(default_factory=Scale)
     # the Zoom account id S2S tokens are minted for (another id = another account: ``SANDBOX_ACCOUNT_ID``)
     account_id: str = SANDBOX_ACCOUNT_ID
+    # the scopes its tokens carry (None: every scope the project needs; ``SANDBOX_SCOPES``)
+    scopes: str | None = None
     plan: str = "business"
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port
@@ -125,6 +127,8 @@ class SandboxConfig:
         pinned = clock.pinned("SANDBOX_NOW") or clock.pinned()
         if pinned is not None:
             cfg.now = pinned
+        if env.get("SANDBOX_SCOPES"):
+            cfg.scopes = env["SANDBOX_SCOPES"]
         if env.get("SANDBOX_ACCOUNT_ID"):
             cfg.account_id = env["SANDBOX_ACCOUNT_ID"]
         if "SANDBOX_PLAN" in env:

@@ -49,7 +49,7 @@ def _token_body(state: SandboxState, access: str, refresh: str | None, base_url:
         "access_token": access,
         "token_type": "bearer",
         "expires_in": state.config.faults.token_lifetime,
-        "scope": SCOPES,
+        "scope": SCOPES if state.config.scopes is None else state.config.scopes,
         "api_url": base_url,
     }
     if refresh is not None:

@@ -62,6 +62,32 @@ _REAUTHORIZE = "Run `python -m pipelines authorize` to authorize the app again."
 
 
 # ----------------------------------------------------------------------------- token endpoint
+# What each call of the load needs: Zoom's classic scope, or the granular one that replaces it.
+REQUIRED_SCOPES: tuple[tuple[str, str, str], ...] = (
+    ("users", "user:read:admin", "user:read:list_users:admin"),
+    ("active-hosts report", "report:read:admin", "report:read:list_users:admin"),
+    ("dashboard meetings", "dashboard_meetings:read:admin", "dashboard:read:list_meetings:admin"),
+    ("participants", "dashboard_meetings:read:admin", "dashboard:read:list_meeting_participants:admin"),
+    (
+        "participant QoS",
+        "dashboard_meetings:read:admin",
+        "dashboard:read:list_meeting_participants_qos:admin",
+    ),
+    ("meeting series", "meeting:read:admin", "meeting:read:list_meetings:admin"),
+    ("series details", "meeting:read:admin", "meeting:read:meeting:admin"),
+    ("recordings", "recording:read:admin", "cloud_recording:read:list_user_recordings:admin"),
+    ("recording files", "recording:read:admin", "cloud_recording:read:list_recording_files:admin"),
+)
+
+
+def missing_scopes(granted: str) -> list[tuple[str, str, str]]:
+    """The needs of :data:`REQUIRED_SCOPES` that a token's ``scope`` (space-separated) does not cover.
+    A granular scope counts with or without its ``:admin`` suffix (Zoom lists both forms)."""
+    have = set(granted.split())
+    have |= {f"{s}:admin" for s in have if not s.endswith(":admin")}
+    return [need for need in REQUIRED_SCOPES if need[1] not in have and need[2] not in have]
+
+
 class OAuthTokenEndpoint:
     """``POST {oauth_base_url}/token`` with HTTP Basic client authentication.
 

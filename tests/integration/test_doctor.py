@@ -297,3 +297,42 @@ def test_load_with_bad_settings_stops_before_any_request_with_one_line_each(
     assert "SettingsError" not in out and "Traceback" not in out, out
     assert sum(sandbox.admin("stats")["received"].values()) == 0, "a request was sent"
     assert not Path(run_env["MW_WAREHOUSE"]).exists(), "the warehouse was touched"
+
+
+def test_scopes_missing_from_the_token_are_named_with_the_way_to_add_them(
+    env: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Zoom's token answer lists the app's scopes: each call of the load whose scope is missing (classic
+    or granular) is a FAIL naming both forms; a granular-only app that has them all passes."""
+    thin = sandbox_factory(scopes="user:read:admin report:read:admin dashboard:read:list_meetings:admin")
+    use_zoom_app(monkeypatch, thin)
+    code, out = doctor(capsys)
+    assert code == 1
+    fails = lines(out, "FAIL", "zoom")
+    needs = (
+        "participants",
+        "participant QoS",
+        "meeting series",
+        "series details",
+        "recordings",
+        "recording files",
+    )
+    assert len(fails) == len(needs), out
+    for what, fail in zip(needs, fails, strict=True):
+        assert f"lacks the scope for {what}: add " in fail and "Zoom App Marketplace" in fail, fail
+    assert not any("dashboard meetings" in f for f in fails)  # granted by its granular scope
+
+    granular = sandbox_factory(
+        scopes=" ".join(
+            [
+                "user:read:list_users:admin report:read:list_users:admin dashboard:read:list_meetings:admin",
+                "dashboard:read:list_meeting_participants:admin dashboard:read:list_meeting_participants_qos:admin",
+                "meeting:read:list_meetings:admin meeting:read:meeting:admin",
+                "cloud_recording:read:list_user_recordings cloud_recording:read:list_recording_files",
+            ]
+        )
+    )
+    use_zoom_app(monkeypatch, granular)
+    code, out = doctor(capsys)
+    assert code == 0, out
+    assert not lines(out, "FAIL", "zoom")
