@@ -27,6 +27,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
+from pipelines.sandbox import transcripts
+from pipelines.sandbox.transcripts import TextSpec
+
+_TEXT_CONTENT: dict[tuple[int, int], TextSpec] = {}
+"""(size, content seed) -> text spec of every text file whose size was asked: the bytes of a file are
+then found from ``(size, content_seed)`` alone, as for binary files (``Account.content_chunks``)."""
+
 STREAMS = ("audio_input", "audio_output", "video_input", "video_output", "as_input", "as_output")
 STREAM_KIND = {
     "audio_input": "audio",
@@ -300,8 +307,21 @@ class RecordingFile:
     recording_type: str | None
     recording_start: datetime
     recording_end: datetime
-    size: int
+    byte_size: int  # binary files; text files (transcripts, captions, chat) are as long as their text
     content_seed: int
+    text: TextSpec | None = None  # transcripts, captions and chat: generated text, see sandbox.transcripts
+
+    @cached_property
+    def size(self) -> int:
+        if self.text is None:
+            return self.byte_size
+        size = transcripts.generate(self.text).size
+        _TEXT_CONTENT[(size, self.content_seed)] = self.text
+        return size
+
+    def text_file(self) -> transcripts.TextFile | None:
+        """The generated transcript, captions or chat (cues and bytes); None for binary files."""
+        return None if self.text is None else transcripts.generate(self.text)
 
     @property
     def file_extension(self) -> str:
@@ -832,6 +852,7 @@ class Account:
             files: list[RecordingFile] = []
 
             add = functools.partial(_add_file, files, rng, m)
+            speakers = self._speakers(m)
             video_types = [t for t in VIDEO_RECORDING_TYPES if rng.random() < 0.4]
             if not any(t in ("active_speaker", "speaker_view") for t in video_types):
                 video_types.append(rng.choice(["active_speaker", "speaker_view"]))
@@ -843,12 +864,12 @@ class Account:
             if rng.random() < 0.8:
                 add("M4A", "audio_only", int(minutes * sc.bytes_per_minute / 8))
             if rng.random() < 0.5:
-                add("CHAT", "chat_file", rng.randint(500, 20_000))
+                add("CHAT", "chat_file", rng.randint(500, 20_000), speakers=speakers)
             transcript = rng.random() < 0.4
             if transcript:
-                add("TRANSCRIPT", "audio_transcript", rng.randint(2_000, 60_000))
+                add("TRANSCRIPT", "audio_transcript", rng.randint(2_000, 60_000), speakers=speakers)
             if rng.random() < 0.25:
-                add("CC", None, rng.randint(2_000, 60_000), False)
+                add("CC", None, rng.randint(2_000, 60_000), False, speakers=speakers)
             if rng.random() < 0.3:
                 # real payloads have both: TIMELINE with id, size, status and type (2024 captures)
                 # and without them (the 2022 spec's note)
@@ -877,6 +898,14 @@ class Account:
             )
         self.recording_by_uuid = {r.meeting.uuid: r for r in self.recordings}
         self.file_by_key = {f.key: (r, f) for r in self.recordings for f in r.files}
+
+    def _speakers(self, m: Meeting) -> tuple[str, ...]:
+        """Who may speak in a recording: the host, then everyone admitted, as Zoom names them."""
+        names: list[str] = []
+        for s in sorted(self.sessions[m.uuid], key=lambda s: (not s.is_host, s.index)):
+            if s.in_meeting and s.person.name not in names:
+                names.append(s.person.name)
+        return tuple(names)
 
     # ------------------------------------------------------------------ MEETS
     def _build_meets(self) -> None:
@@ -1148,6 +1177,12 @@ class Account:
         Chunk ``i`` is derived from ``(content_seed, i)`` alone, so a download can resume at any
         offset and a 5 GB file costs one chunk of memory.
         """
+        spec = _TEXT_CONTENT.get((size, content_seed))
+        if spec is not None:
+            body = transcripts.generate(spec).body
+            for k in range(offset, len(body), chunk_size):
+                yield body[k : k + chunk_size]
+            return
         block = 1 << 20
         pos = offset
         while pos < size:
@@ -1180,13 +1215,17 @@ def _add_file(
     recording_type: str | None,
     size: int,
     has_id: bool = True,
+    speakers: tuple[str, ...] | None = None,
 ) -> None:
     fid = _uuid_like(rng) if has_id else None
     key = fid or hashlib.sha1(f"{m.uuid}|{file_type}|{len(files)}".encode()).hexdigest()[:32]
     rs = m.start + timedelta(seconds=5)
-    files.append(
-        RecordingFile(key, fid, m.uuid, file_type, recording_type, rs, m.end, size, rng.getrandbits(48))
-    )
+    seed = rng.getrandbits(48)
+    text = None
+    if speakers is not None:
+        seconds = int((m.end - rs).total_seconds())
+        text = TextSpec(file_type, seed, m.rng_seed, seconds, speakers)
+    files.append(RecordingFile(key, fid, m.uuid, file_type, recording_type, rs, m.end, size, seed, text))
 
 
 def _settings(rng: random.Random) -> dict:

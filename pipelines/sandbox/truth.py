@@ -232,3 +232,46 @@ def file_checksums(account: Account) -> dict[str, str]:
         {f"meets:{r.id}": Account.content_sha256(r.size, r.content_seed) for r in account.meets_recordings}
     )
     return out
+
+
+def transcript_truth(account: Account, now: datetime) -> dict:
+    """What the transcripts stage must load from a full copy at ``now``: every cue and message of
+    every downloadable transcript, caption and chat file, the words each meeting says, and the talk
+    time per speaker of each meeting's main transcript (``audio_transcript``, else the captions).
+
+    ``files``: file key -> {meeting_uuid, file_type, cues: [(index, start_ms, end_ms, speaker, text)]};
+    ``words``: word (lower case) -> {meeting uuid: times said, in any of its text files};
+    ``talk_ms``: meeting uuid -> {speaker: milliseconds} (cues without a speaker are not anyone's).
+    """
+    from pipelines.sandbox.transcripts import words as split_words
+    from pipelines.sandbox.zoom_api import recording_visibility
+
+    files: dict[str, dict] = {}
+    word_counts: dict[str, Counter] = {}
+    talk: dict[str, Counter] = {}
+    for rec in account.recordings:
+        if recording_visibility(rec, now.astimezone(UTC)) != "available":
+            continue
+        texts = [(f, f.text_file()) for f in rec.files if f.text is not None]
+        for f, tf in texts:
+            files[f.key] = {
+                "meeting_uuid": f.meeting_uuid,
+                "file_type": f.file_type,
+                "cues": [(c.index, c.start_ms, c.end_ms, c.speaker, c.text) for c in tf.cues],
+            }
+            for c in tf.cues:
+                for w in split_words(c.text):
+                    word_counts.setdefault(w, Counter())[f.meeting_uuid] += 1
+        main = [x for x in texts if x[0].file_type == "TRANSCRIPT"] or [
+            x for x in texts if x[0].file_type == "CC"
+        ]
+        if main:
+            per = talk.setdefault(rec.meeting.uuid, Counter())
+            for c in main[0][1].cues:
+                if c.speaker is not None:
+                    per[c.speaker] += c.end_ms - c.start_ms
+    return {
+        "files": files,
+        "words": {w: dict(c) for w, c in word_counts.items()},
+        "talk_ms": {m: dict(c) for m, c in talk.items()},
+    }
