@@ -18,6 +18,8 @@ from pathlib import Path
 from pipelines import paths
 from pipelines.paths import ROOT
 from pipelines.sql_shell import cmd_sql
+from pipelines.transcripts.cli import add_parsers as transcripts_parsers
+from pipelines.transcripts.cli import cmd_search, cmd_transcripts
 
 
 def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
@@ -276,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", action="store_true", help="serve the generated docs on 127.0.0.1")
     p.add_argument("--port", type=int, default=8080, help="port of --serve (default 8080)")
     _sandbox_parser(sub)
+    transcripts_parsers(sub, _subparser)
 
     p = _subparser(sub, "meets", "MEETS ad-hoc look-ups (LTI ids to MEETS ids)")
     msub = p.add_subparsers(dest="meets_cmd", required=True, metavar="{lti-context,lti-user}")
@@ -315,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         "report": cmd_report,
         "sql": cmd_sql,
         "run": cmd_run,
+        "transcripts": cmd_transcripts,
+        "search": cmd_search,
     }
     from pipelines import interrupt
 

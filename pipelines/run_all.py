@@ -29,6 +29,7 @@ class RunReport:
     transform_code: int | None = None
     recordings: Any = None  # pipelines.recordings.run.RunSummary
     recordings_code: int | None = None
+    transcripts: Any = None  # pipelines.transcripts.stage.TranscriptsSummary (None: off or not run)
     attention: list[str] = field(default_factory=list)
 
 
@@ -116,6 +117,12 @@ def format_report(report: RunReport) -> str:
             f"copied     {rec.copied:,} file(s), {rec.copied_bytes / 1e6:,.1f} MB this run; "
             f"{rec.already_copied:,} were already there; to {rec.dest}"
         )
+    if report.transcripts is not None:
+        t = report.transcripts
+        lines.append(
+            f"transcripts {t.cues_loaded:,} cue(s) from {t.files_parsed:,} file(s) this run; "
+            f'search: python -m pipelines search "..."'
+        )
     notes = _attention(report)
     lines.append("attention  " + ("nothing" if not notes else notes[0]))
     lines += [f"           {n}" for n in notes[1:]]
@@ -130,6 +137,32 @@ def format_report(report: RunReport) -> str:
         "           make report (HTML reports under reports/), docs/tour.md, docs/bi.md",
     ]
     return "\n".join(lines)
+
+
+def _run_transcripts(report: RunReport) -> None:
+    """After the copy: load the copied transcripts and chat (unless ``[transcripts] enabled = false``),
+    then rebuild the transcript models when new cues arrived (the transform ran before them)."""
+    from pipelines.transcripts import stage
+
+    if not stage.enabled():
+        return
+    try:
+        report.transcripts = stage.run_transcripts()
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # the copy is done; the next run parses what this one could not
+        report.attention.append(f"transcripts did not run: {type(exc).__name__}: {exc}")
+        return
+    print(report.transcripts.line())
+    if report.transcripts.files_quarantined:
+        report.attention.append(
+            f"transcripts: {report.transcripts.files_quarantined} file(s) quarantined "
+            "(see transcripts.files where status = 'quarantined')"
+        )
+    if report.transform_code == 0 and report.transcripts.files_parsed + report.transcripts.files_quarantined:
+        from pipelines.transform import run_transform
+
+        report.transform_code = run_transform(select="source:transcripts+", quiet=True)
 
 
 def run_all(args: argparse.Namespace) -> int:
@@ -149,6 +182,7 @@ def run_all(args: argparse.Namespace) -> int:
     try:
         report.recordings = run_recordings(progress=None)
         report.recordings_code = 0 if report.recordings.ok else 1
+        _run_transcripts(report)
         from pipelines.publish import publish_snapshot
 
         if report.transform_code == 0 and paths.serving_path().exists():

@@ -1,0 +1,80 @@
+"""``python -m pipelines transcripts`` and ``python -m pipelines search "QUERY"``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+
+def add_parsers(sub: argparse._SubParsersAction, subparser: Callable[..., argparse.ArgumentParser]) -> None:
+    """Register both commands (``subparser`` is the CLI's ``_subparser`` helper)."""
+    p = subparser(
+        sub,
+        "transcripts",
+        "load the copied transcripts, captions and chat into the warehouse, one row per cue; rebuild search",
+    )
+    p.add_argument(
+        "--rebuild-index", action="store_true", help="rebuild the full-text index even if nothing changed"
+    )
+    p = subparser(sub, "search", "search meetings by what was said (topics, agendas, transcripts, chat)")
+    p.add_argument("query", help='words to look for, e.g. "bayes rule"')
+    p.add_argument("--course", default=None, help="only meetings of courses whose name contains this")
+    p.add_argument("--host", default=None, help="only meetings whose host's e-mail or name contains this")
+    p.add_argument("--from", dest="date_from", default=None, help="first meeting date (YYYY-MM-DD, UTC)")
+    p.add_argument("--to", dest="date_to", default=None, help="last meeting date (YYYY-MM-DD, UTC)")
+    p.add_argument("--limit", type=int, default=10, help="meetings to show (default 10)")
+    p.add_argument("--json", action="store_true", help="print the hits as JSON")
+
+
+def cmd_transcripts(args: argparse.Namespace) -> int:
+    from pipelines.transcripts import stage
+
+    if not stage.enabled():
+        print("transcripts: off ([transcripts] enabled = false): nothing read, nothing stored")
+        return 0
+    summary = stage.run_transcripts()
+    if getattr(args, "rebuild_index", False) and not summary.index_rebuilt:
+        import duckdb
+
+        from pipelines import paths
+        from pipelines.transcripts import search
+
+        with duckdb.connect(str(paths.warehouse_path())) as con:
+            search.build_index(con)
+        summary.index_rebuilt = True
+    print(summary.line())
+    for url, reason in summary.quarantined[:20]:
+        print(f"  quarantined {url}: {reason}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import time
+
+    import duckdb
+
+    from pipelines import paths
+    from pipelines.transcripts import search
+
+    path = paths.warehouse_path()
+    if not path.exists():
+        print(f"search: no warehouse at {path}; run `make run` first", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            hits = search.search(
+                con, args.query, args.course, args.host, args.date_from, args.date_to, limit=args.limit
+            )
+        except LookupError as exc:
+            print(f"search: {exc}", file=sys.stderr)
+            return 2
+    ms = (time.perf_counter() - started) * 1000
+    if args.json:
+        print(json.dumps(search.hits_as_dicts(hits), default=str, indent=1, ensure_ascii=False))
+    else:
+        print(search.format_hits(hits, args.query))
+        print(f"({len(hits)} meeting(s), {ms:.0f} ms)")
+    return 0

@@ -1,0 +1,161 @@
+"""Parsers of the text files Zoom records: WebVTT transcripts and captions, and chat files.
+
+Both read a file line by line (any iterable of ``str`` lines: a streamed file) and yield one
+:class:`Cue` per cue or message. A file that does not follow the format raises :class:`Malformed`
+naming the line and what is wrong; the stage quarantines such a file whole.
+
+WebVTT as Zoom writes it (``audio_transcript``, ``CC``)::
+
+    WEBVTT
+
+    1
+    00:00:01.200 --> 00:00:04.800
+    Ada Okafor: so the posterior is
+    proportional to the likelihood
+
+A cue's first text line starts with the speaker's display name and ``": "`` when Zoom knew who
+spoke; the other lines continue the text. NOTE, STYLE and REGION blocks are skipped; cue settings
+after the end time are ignored.
+
+Chat (``chat_file``, TXT), one message per line, the time since the recording started::
+
+    00:03:07\t From  Ada Okafor to  Everyone:\tsee chapter 4
+    \tand the slides
+
+Older files write ``00:03:07\t From  Ada Okafor : see chapter 4``; lines that start with a tab (or
+without a time) continue the message above.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+
+class Malformed(ValueError):
+    """The file does not follow its format; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Cue:
+    index: int  # the cue number as written (VTT) / the message's position (chat), from 1
+    start_s: float  # seconds since the recording started
+    end_s: float
+    speaker: str | None
+    text: str
+
+
+_TS = r"(?:(\d+):)?(\d{2}):(\d{2})[.,](\d{3})"
+_TIMING = re.compile(rf"^\s*{_TS}\s+-->\s+{_TS}(?:\s+.*)?$")
+_SPEAKER = re.compile(r"^([^:\n]{1,100}?):\s+(.*)$")
+_CHAT_NEW = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})\t\s*From\s+(.+?)\s+to\s+(.+?):[ \t]?(.*)$")
+_CHAT_OLD = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})\t\s*From\s+(.+?)\s+:\s?(.*)$")
+MAX_CUE_CHARS = 20_000
+
+
+def _seconds(h: str | None, m: str, s: str, ms: str) -> float:
+    if int(m) > 59 or int(s) > 59:
+        raise ValueError("minutes or seconds above 59")
+    return ((int(h or 0) * 3600 + int(m) * 60 + int(s)) * 1000 + int(ms)) / 1000
+
+
+def _speaker_and_text(lines: list[str]) -> tuple[str | None, str]:
+    first = lines[0]
+    speaker = None
+    m = _SPEAKER.match(first)
+    if m and not m[1].strip().isdigit() and "http" not in m[1]:
+        speaker, first = m[1].strip(), m[2]
+    text = " ".join(x.strip() for x in [first, *lines[1:]] if x.strip())
+    return speaker, text
+
+
+def parse_vtt(lines: Iterable[str]) -> Iterator[Cue]:
+    """Cues of a WebVTT file, in file order."""
+    it = iter(lines)
+    lineno = 0
+    header = None
+    for raw in it:
+        lineno += 1
+        line = raw.rstrip("\r\n").lstrip("\ufeff")
+        if line.strip():
+            header = line
+            break
+    if header is None:
+        raise Malformed("empty file (no WEBVTT header)")
+    if not (header == "WEBVTT" or header.startswith(("WEBVTT ", "WEBVTT\t"))):
+        raise Malformed(f"line {lineno}: no WEBVTT header (found {header[:40]!r})")
+    block: list[tuple[int, str]] = []
+    position = 0
+
+    def flush(block: list[tuple[int, str]]) -> Cue | None:
+        nonlocal position
+        first = block[0][1]
+        if first.startswith(("NOTE", "STYLE", "REGION")) and "-->" not in first:
+            return None
+        timing_at = 0 if "-->" in first else 1
+        if timing_at >= len(block):
+            raise Malformed(f"line {block[0][0]}: cue {first[:40]!r} has no timing line")
+        no, timing = block[timing_at]
+        m = _TIMING.match(timing)
+        if m is None:
+            raise Malformed(f"line {no}: bad timing line {timing[:60]!r}")
+        try:
+            start = _seconds(*m.groups()[:4])
+            end = _seconds(*m.groups()[4:])
+        except ValueError as exc:
+            raise Malformed(f"line {no}: bad timestamp in {timing[:60]!r} ({exc})") from None
+        if end < start:
+            raise Malformed(f"line {no}: cue ends before it starts ({timing[:60]!r})")
+        text_lines = [t for _, t in block[timing_at + 1 :]]
+        if not text_lines:
+            return None  # an empty cue says nothing
+        position += 1
+        ident = first.strip() if timing_at == 1 else ""
+        index = int(ident) if ident.isdigit() else position
+        speaker, text = _speaker_and_text(text_lines)
+        if len(text) > MAX_CUE_CHARS:
+            raise Malformed(f"line {no}: cue text longer than {MAX_CUE_CHARS} characters")
+        return Cue(index, start, end, speaker, text)
+
+    for raw in it:
+        lineno += 1
+        line = raw.rstrip("\r\n")
+        if line.strip():
+            block.append((lineno, line))
+            continue
+        if block:
+            cue = flush(block)
+            block = []
+            if cue is not None:
+                yield cue
+    if block:
+        cue = flush(block)
+        if cue is not None:
+            yield cue
+
+
+def parse_chat(lines: Iterable[str]) -> Iterator[Cue]:
+    """Messages of a Zoom chat file, in file order (start = end = the message's time)."""
+    current: list = []  # [seconds, sender, [text parts]]
+    n = 0
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n").lstrip("\ufeff") if lineno == 1 else raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        m = _CHAT_NEW.match(line) or _CHAT_OLD.match(line)
+        if m is None:
+            if not current:
+                raise Malformed(f"line {lineno}: not a chat message ({line[:60]!r})")
+            current[2].append(line.strip())
+            continue
+        if int(m[2]) > 59 or int(m[3]) > 59:
+            raise Malformed(f"line {lineno}: bad time {line[:8]!r}")
+        if current:
+            n += 1
+            yield Cue(n, current[0], current[0], current[1], " ".join(p for p in current[2] if p))
+        seconds = int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3])
+        current = [seconds, m[4].strip(), [m[m.lastindex].strip()]]
+    if current:
+        n += 1
+        yield Cue(n, current[0], current[0], current[1], " ".join(p for p in current[2] if p))

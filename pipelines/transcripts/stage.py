@@ -1,0 +1,392 @@
+"""The transcripts stage: after the recordings copy, every copied transcript, caption and chat file is
+read back from the destination (streamed, through fsspec) and loaded as one row per cue or message.
+
+Incremental: ``transcripts.files`` remembers each file's SHA-256 as the inventory had it when the
+file was parsed, so a file is parsed once; a file copied again with other bytes (a new SHA-256 in
+``recordings.inventory``) replaces its rows. A file that does not follow its format goes to
+``transcripts.files`` with ``status = 'quarantined'`` and the reason (line and problem), and none of
+its cues is loaded; the run goes on. The same for a file that cannot be read.
+
+Rows are gathered into Arrow tables and inserted by DuckDB in one transaction per batch of files.
+The full-text index (:mod:`pipelines.transcripts.search`) is rebuilt at the end when anything changed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from pipelines.transcripts.parse import Cue, Malformed, parse_chat, parse_vtt
+
+log = logging.getLogger("pipelines.transcripts")
+
+SCHEMA = "transcripts"
+TEXT_FILE_TYPES = ("TRANSCRIPT", "CC", "CHAT")
+BATCH_ROWS = 50_000
+
+# The dbt project declares the same tables (macros/transcripts_raw.sql) so the models build on a
+# warehouse this stage never ran on; keep both in step.
+DDL = f"""
+create schema if not exists {SCHEMA};
+create table if not exists {SCHEMA}.cues (
+    file_key        varchar not null,  -- zoom_raw.recording_files.file_key
+    cue_index       integer not null,  -- the cue number as written (VTT) / message position (chat)
+    meeting_uuid    varchar,
+    file_type       varchar,           -- TRANSCRIPT | CC | CHAT
+    start_offset_s  double,            -- seconds since the recording started
+    end_offset_s    double,
+    spoken_at       timestamptz,       -- recording start + start offset
+    speaker         varchar,           -- as Zoom wrote it; null when it named nobody
+    text            varchar,
+    file_sha256     varchar,
+    loaded_at       timestamptz
+);
+create table if not exists {SCHEMA}.files (
+    file_key        varchar primary key,
+    meeting_uuid    varchar,
+    file_type       varchar,
+    dest_url        varchar,           -- where the parsed copy is
+    sha256          varchar,           -- of the parsed copy (recordings.inventory)
+    status          varchar,           -- parsed | quarantined
+    reason          varchar,           -- why it was quarantined
+    cue_count       integer,
+    recording_start timestamptz,
+    parsed_at       timestamptz
+);
+"""
+
+
+@dataclass
+class TranscriptsSummary:
+    files_parsed: int = 0
+    files_quarantined: int = 0
+    files_unchanged: int = 0
+    cues_loaded: int = 0
+    seconds: float = 0.0
+    index_rebuilt: bool = False
+    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (dest url, reason)
+
+    @property
+    def ok(self) -> bool:
+        return True  # quarantined files are reported, never a failure
+
+    def line(self) -> str:
+        return (
+            f"transcripts: {self.files_parsed} file(s) parsed, {self.cues_loaded:,} cue(s) loaded, "
+            f"{self.files_quarantined} quarantined, {self.files_unchanged} unchanged"
+            f"{', search index rebuilt' if self.index_rebuilt else ''} ({self.seconds:.1f} s)"
+        )
+
+
+def enabled() -> bool:
+    """``[transcripts] enabled`` (env ``TRANSCRIPTS__ENABLED``), default true: the privacy switch."""
+    import dlt
+
+    try:
+        value = dlt.config.get("transcripts.enabled")
+    except Exception:
+        value = None
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"transcripts.enabled = {value!r}: must be true or false")
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
+    """Copied text files not parsed at their current SHA-256 (one copy per file: the newest), and
+    how many are unchanged."""
+    if not _has_table(con, "recordings", "inventory"):
+        return [], 0
+    start = (
+        "rf.recording_start"
+        if _has_table(con, "zoom_raw", "recording_files")
+        else "cast(null as timestamptz)"
+    )
+    join = (
+        "left join zoom_raw.recording_files as rf on rf.file_key = inv.file_key"
+        if _has_table(con, "zoom_raw", "recording_files")
+        else ""
+    )
+    types = ", ".join(f"'{t}'" for t in TEXT_FILE_TYPES)
+    rows = con.execute(
+        f"""
+        with copies as (
+            select inv.file_key, inv.meeting_uuid, upper(inv.file_type) as file_type, inv.dest_url,
+                inv.dest_root, inv.sha256, coalesce({start}, inv.start_time) as recording_start,
+                row_number() over (partition by inv.file_key order by inv.finished_at desc nulls last) as k
+            from recordings.inventory as inv
+            {join}
+            where inv.source = 'zoom' and inv.status = 'copied' and upper(inv.file_type) in ({types})
+        )
+        select c.file_key, c.meeting_uuid, c.file_type, c.dest_url, c.dest_root, c.sha256, c.recording_start,
+            f.sha256 is not null and f.sha256 = c.sha256 as unchanged
+        from copies as c
+        left join {SCHEMA}.files as f on f.file_key = c.file_key
+        where c.k = 1
+        order by c.file_key
+        """
+    ).fetchall()
+    names = ("file_key", "meeting_uuid", "file_type", "dest_url", "dest_root", "sha256", "recording_start")
+    todo = [dict(zip(names, r[:7], strict=True)) for r in rows if not r[7]]
+    return todo, sum(1 for r in rows if r[7])
+
+
+def _lines(url: str, storage: dict[str, Any]) -> Iterator[str]:
+    """The file's lines, decoded as UTF-8 while streaming (64 KiB reads)."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url, **storage)
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    tail = ""
+    with fs.open(path, "rb", block_size=1 << 16) as fh:
+        while True:
+            block = fh.read(1 << 16)
+            if not block:
+                break
+            text = tail + decoder.decode(block)
+            parts = text.split("\n")
+            tail = parts.pop()
+            for p in parts:
+                yield p + "\n"
+        tail += decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+def storage_options(dest_root: str) -> dict[str, Any]:
+    """fsspec options to read back what the recordings pipeline wrote (same settings, same keys)."""
+    if not dest_root.startswith(("s3://", "s3a://")):
+        return {}
+    from pipelines.recordings.settings import load_settings
+
+    s = load_settings(dest=dest_root)
+    client: dict[str, Any] = {}
+    if s.s3_endpoint_url:
+        client["endpoint_url"] = s.s3_endpoint_url
+    if s.s3_region:
+        client["region_name"] = s.s3_region
+    opts: dict[str, Any] = {"client_kwargs": client} if client else {}
+    if s.aws_access_key_id and s.aws_secret_access_key:
+        opts.update(key=s.aws_access_key_id, secret=s.aws_secret_access_key)
+    return opts
+
+
+def parse_file(lines: Iterator[str], file_type: str) -> list[Cue]:
+    """All cues of one file; :class:`Malformed` (or UnicodeDecodeError) when it breaks its format."""
+    return list(parse_chat(lines) if file_type == "CHAT" else parse_vtt(lines))
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.cols: dict[str, list] = {
+            k: []
+            for k in (
+                "file_key",
+                "cue_index",
+                "meeting_uuid",
+                "file_type",
+                "start_offset_s",
+                "end_offset_s",
+                "spoken_at",
+                "speaker",
+                "text",
+                "file_sha256",
+                "loaded_at",
+            )
+        }
+        self.files: list[tuple] = []
+
+    def add(self, f: dict[str, Any], cues: list[Cue], now: dt.datetime) -> None:
+        c = self.cols
+        start = f["recording_start"]
+        n = len(cues)
+        c["file_key"] += [f["file_key"]] * n
+        c["cue_index"] += [q.index for q in cues]
+        c["meeting_uuid"] += [f["meeting_uuid"]] * n
+        c["file_type"] += [f["file_type"]] * n
+        c["start_offset_s"] += [q.start_s for q in cues]
+        c["end_offset_s"] += [q.end_s for q in cues]
+        c["spoken_at"] += [None if start is None else start + dt.timedelta(seconds=q.start_s) for q in cues]
+        c["speaker"] += [q.speaker for q in cues]
+        c["text"] += [q.text for q in cues]
+        c["file_sha256"] += [f["sha256"]] * n
+        c["loaded_at"] += [now] * n
+
+    def __len__(self) -> int:
+        return len(self.cols["file_key"])
+
+
+def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
+    import pyarrow as pa
+
+    if not batch.files:
+        return
+    tz = pa.timestamp("us", tz="UTC")
+    schema = pa.schema(
+        [
+            ("file_key", pa.string()),
+            ("cue_index", pa.int32()),
+            ("meeting_uuid", pa.string()),
+            ("file_type", pa.string()),
+            ("start_offset_s", pa.float64()),
+            ("end_offset_s", pa.float64()),
+            ("spoken_at", tz),
+            ("speaker", pa.string()),
+            ("text", pa.string()),
+            ("file_sha256", pa.string()),
+            ("loaded_at", tz),
+        ]
+    )
+    cue_rows = pa.Table.from_pydict(batch.cols, schema=schema)
+    file_rows = pa.Table.from_pylist(
+        [
+            dict(
+                zip(
+                    (
+                        "file_key",
+                        "meeting_uuid",
+                        "file_type",
+                        "dest_url",
+                        "sha256",
+                        "status",
+                        "reason",
+                        "cue_count",
+                        "recording_start",
+                        "parsed_at",
+                    ),
+                    r,
+                    strict=True,
+                )
+            )
+            for r in batch.files
+        ],
+        schema=pa.schema(
+            [
+                ("file_key", pa.string()),
+                ("meeting_uuid", pa.string()),
+                ("file_type", pa.string()),
+                ("dest_url", pa.string()),
+                ("sha256", pa.string()),
+                ("status", pa.string()),
+                ("reason", pa.string()),
+                ("cue_count", pa.int32()),
+                ("recording_start", tz),
+                ("parsed_at", tz),
+            ]
+        ),
+    )
+    con.register("cue_rows", cue_rows)
+    con.register("file_rows", file_rows)
+    con.execute("begin")
+    try:
+        con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
+        con.execute(f"delete from {SCHEMA}.files where file_key in (select file_key from file_rows)")
+        con.execute(f"insert into {SCHEMA}.cues by name select * from cue_rows")
+        con.execute(f"insert into {SCHEMA}.files by name select * from file_rows")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("cue_rows")
+        con.unregister("file_rows")
+
+
+def run_transcripts(
+    con: duckdb.DuckDBPyConnection | None = None, rebuild_index: bool = True
+) -> TranscriptsSummary:
+    """Parse and load every copied text file not loaded at its current checksum."""
+    from pipelines import clock, paths
+
+    started = time.perf_counter()
+    own = con is None
+    if con is None:
+        paths.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(paths.warehouse_path()))
+    summary = TranscriptsSummary()
+    try:
+        ensure_tables(con)
+        todo, summary.files_unchanged = pending(con)
+        now = clock.now().astimezone(dt.UTC)
+        storage: dict[str, dict[str, Any]] = {}
+        batch = _Batch()
+        for f in todo:
+            root = f["dest_root"] or ""
+            if root not in storage:
+                storage[root] = storage_options(root)
+            try:
+                cues = parse_file(_lines(f["dest_url"], storage[root]), f["file_type"])
+            except (Malformed, UnicodeDecodeError, OSError) as exc:
+                reason = (
+                    f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+                    if isinstance(exc, UnicodeDecodeError)
+                    else f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, OSError)
+                    else str(exc)
+                )
+                log.warning("transcripts: quarantined %s: %s", f["dest_url"], reason)
+                summary.files_quarantined += 1
+                summary.quarantined.append((f["dest_url"], reason))
+                cues = []
+                status = "quarantined"
+            else:
+                reason, status = None, "parsed"
+                summary.files_parsed += 1
+                summary.cues_loaded += len(cues)
+            batch.add(f, cues, now)
+            batch.files.append(
+                (
+                    f["file_key"],
+                    f["meeting_uuid"],
+                    f["file_type"],
+                    f["dest_url"],
+                    f["sha256"],
+                    status,
+                    reason,
+                    len(cues),
+                    f["recording_start"],
+                    now,
+                )
+            )
+            if len(batch) >= BATCH_ROWS:
+                _flush(con, batch)
+                batch = _Batch()
+        _flush(con, batch)
+        changed = summary.files_parsed + summary.files_quarantined > 0
+        if rebuild_index:
+            from pipelines.transcripts import search
+
+            if changed or not search.index_is_current(con):
+                search.build_index(con)
+                summary.index_rebuilt = True
+    finally:
+        if own:
+            con.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
