@@ -1,0 +1,188 @@
+"""Benchmark of the transcripts stage and of search.
+
+The sandbox account of ``--scale`` writes every transcript, caption and chat file it has to a local
+destination folder, with a ``recordings.inventory`` that lists them as copied (what the recordings
+pipeline leaves behind). Then, in one process and on the same files:
+
+* **stage**: ``run_transcripts`` (read each file back through fsspec, parse, Arrow, DuckDB insert,
+  the per-file bookkeeping), index build timed apart;
+* **baseline**: the same cues written as NDJSON (one object per cue, the stage's columns) and loaded
+  by DuckDB's ``read_json`` into a table, the fastest way DuckDB itself has to take rows in. Writing
+  the NDJSON is not timed: the baseline gets its input pre-parsed for free.
+
+Goal: stage cues/s >= 0.5x the baseline's. Search latency: one-word queries (vocabulary words)
+through ``pipelines.transcripts.search.search`` on a warm read-only connection (median and p95),
+and one cold query as the CLI runs it (connect, load fts, query). Goal < 200 ms for a one-word
+query over a ``semester`` archive. Results: ``bench/results/transcripts.json``.
+
+Run: ``python bench/transcripts.py --scale small`` (``--scale semester`` for the archive goal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_RATIO = 0.5
+TARGET_SEARCH_MS = 200.0
+
+
+def write_archive(scale: str, dest: Path, con) -> tuple[int, int, float]:
+    """Every text file of the account under ``dest`` + inventory rows; (files, bytes, seconds)."""
+    from pipelines.recordings.inventory import _DDL
+    from pipelines.sandbox.account import Account, Scale
+
+    started = time.perf_counter()
+    account = Account(seed=42, scale=Scale.named(scale))
+    con.execute(_DDL)
+    rows = []
+    total = 0
+    for rec in account.recordings:
+        for f in rec.files:
+            tf = f.text_file()
+            if tf is None:
+                continue
+            path = dest / rec.meeting.host.email / f"{f.key}.{f.file_extension.lower()}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(tf.body)
+            total += len(tf.body)
+            rows.append(
+                (
+                    "zoom",
+                    f.key,
+                    str(dest),
+                    str(path),
+                    f.meeting_uuid,
+                    f.file_type,
+                    len(tf.body),
+                    hashlib.sha256(tf.body).hexdigest(),
+                    "copied",
+                    f.recording_start,
+                    dt.datetime.now(dt.UTC),
+                )
+            )
+    con.executemany(
+        "insert into recordings.inventory (source, file_key, dest_root, dest_url, meeting_uuid, file_type, "
+        "size, sha256, status, start_time, finished_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return len(rows), total, time.perf_counter() - started
+
+
+def baseline_ndjson(con, work: Path) -> tuple[int, float]:
+    """The loaded cues as NDJSON, then DuckDB read_json into a table; (rows, seconds of the read)."""
+    path = work / "cues.ndjson"
+    con.execute(
+        f"copy (select * from transcripts.cues) to '{path}' (format json)"
+    )  # one object per line, same columns
+    started = time.perf_counter()
+    con.execute(
+        f"create or replace table baseline_cues as select * from read_json('{path}', format = 'newline_delimited')"
+    )
+    seconds = time.perf_counter() - started
+    n = con.execute("select count(*) from baseline_cues").fetchone()[0]
+    con.execute("drop table baseline_cues")
+    return n, seconds
+
+
+def search_latency(db: Path, queries: list[str]) -> dict:
+    import duckdb
+
+    from pipelines.transcripts import search
+
+    started = time.perf_counter()
+    with duckdb.connect(str(db), read_only=True) as con:
+        hits = search.search(con, queries[0])
+    cold_ms = (time.perf_counter() - started) * 1000
+    times = []
+    found = []
+    with duckdb.connect(str(db), read_only=True) as con:
+        search.search(con, queries[0])  # warm up
+        for q in queries:
+            t = time.perf_counter()
+            hits = search.search(con, q)
+            times.append((time.perf_counter() - t) * 1000)
+            found.append(len(hits))
+    times.sort()
+    return {
+        "queries": len(queries),
+        "cold_cli_ms": round(cold_ms, 1),
+        "warm_median_ms": round(statistics.median(times), 1),
+        "warm_p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
+        "warm_max_ms": round(times[-1], 1),
+        "meetings_found_median": statistics.median(found),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", default="small", help="sandbox scale (small, default, large, semester)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "transcripts.json"))
+    args = parser.parse_args(argv)
+
+    import duckdb
+
+    from pipelines.sandbox.transcripts import VOCABULARY
+    from pipelines.transcripts import search
+    from pipelines.transcripts.stage import run_transcripts
+
+    with tempfile.TemporaryDirectory(prefix="bench-transcripts-") as tmp:
+        work = Path(tmp)
+        db = work / "warehouse.duckdb"
+        con = duckdb.connect(str(db))
+        files, nbytes, gen_s = write_archive(args.scale, work / "dest", con)
+        print(f"archive: {files:,} text files, {nbytes / 1e6:.1f} MB, written in {gen_s:.1f} s")
+        os.environ.setdefault("MW_WAREHOUSE", str(db))
+        summary = run_transcripts(con, rebuild_index=False)
+        stage_rate = summary.cues_loaded / summary.seconds
+        print(f"stage: {summary.cues_loaded:,} cues in {summary.seconds:.2f} s = {stage_rate:,.0f} cues/s")
+        rows, base_s = baseline_ndjson(con, work)
+        base_rate = rows / base_s
+        print(f"baseline read_json: {rows:,} cues in {base_s:.2f} s = {base_rate:,.0f} cues/s")
+        started = time.perf_counter()
+        docs = search.build_index(con)
+        index_s = time.perf_counter() - started
+        print(f"index: {docs:,} documents in {index_s:.2f} s")
+        con.close()
+        latency = search_latency(db, [w for w in VOCABULARY[:24]])
+        print(f"search: {latency}")
+    result = {
+        "scale": args.scale,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "files": files,
+        "megabytes": round(nbytes / 1e6, 2),
+        "cues": summary.cues_loaded,
+        "stage_seconds": round(summary.seconds, 3),
+        "stage_cues_per_s": round(stage_rate),
+        "baseline_read_json_seconds": round(base_s, 3),
+        "baseline_cues_per_s": round(base_rate),
+        "ratio": round(stage_rate / base_rate, 3),
+        "ratio_goal": TARGET_RATIO,
+        "index_documents": docs,
+        "index_build_seconds": round(index_s, 3),
+        "search": latency,
+        "search_goal_ms": TARGET_SEARCH_MS,
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    results[args.scale] = result
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out}: ratio {result['ratio']} (goal >= {TARGET_RATIO})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The WebVTT and chat parsers on the irregular parts Zoom writes, and the DuckDB fast path of the
+transcripts stage giving exactly the rows of the Python parser (or handing the file back to it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.sandbox.account import Account, Scale
+from pipelines.transcripts.parse import Cue, Malformed, parse_chat, parse_vtt
+from pipelines.transcripts.stage import ensure_tables, run_transcripts
+
+ZOOM_VTT = """WEBVTT
+
+1
+00:00:01.200 --> 00:00:04.800
+Ada Okafor: so the posterior is
+proportional to the likelihood
+
+2
+00:00:05.000 --> 00:00:07.250
+nobody was named for this one
+
+3
+01:02:03.004 --> 01:02:05.000
+Zoë Müller: naïve café, déjà vu 👍
+"""
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def test_zoom_vtt_speakers_multiline_missing_speaker_unicode() -> None:
+    assert list(parse_vtt(_lines(ZOOM_VTT))) == [
+        Cue(1, 1.2, 4.8, "Ada Okafor", "so the posterior is proportional to the likelihood"),
+        Cue(2, 5.0, 7.25, None, "nobody was named for this one"),
+        Cue(3, 3723.004, 3725.0, "Zoë Müller", "naïve café, déjà vu 👍"),
+    ]
+
+
+def test_vtt_variants_that_are_still_valid() -> None:
+    text = (
+        "\ufeffWEBVTT Kind: captions\r\n\r\nNOTE made by hand\r\n\r\n"
+        "00:01.000 --> 00:02.000 align:start\r\nno number, no hours\r\n\r\n"
+        "7\r\n00:00:03.000 --> 00:00:04.000\r\n12: a number is not a speaker\r\n"
+    )
+    assert list(parse_vtt(_lines(text))) == [
+        Cue(1, 1.0, 2.0, None, "no number, no hours"),
+        Cue(7, 3.0, 4.0, None, "12: a number is not a speaker"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty file"),
+        ("1\n00:00:01.000 --> 00:00:02.000\nhi\n", "no WEBVTT header"),
+        ("WEBVTT\n\n1\n00:00:01.000 -> 00:00:02.000\nhi\n", "line 4: bad timing line"),
+        ("WEBVTT\n\n1\n00:00:05.000 --> 00:00:02.000\nhi\n", "line 4: cue ends before it starts"),
+        ("WEBVTT\n\n1\n00:00:61.000 --> 00:01:02.000\nhi\n", "line 4: bad timestamp"),
+        ("WEBVTT\n\njust text\n", "line 3: cue 'just text' has no timing line"),
+    ],
+)
+def test_malformed_vtt_says_where_and_why(text: str, reason: str) -> None:
+    with pytest.raises(Malformed, match=reason):
+        list(parse_vtt(_lines(text)))
+
+
+def test_chat_new_and_old_formats_and_continuations() -> None:
+    text = (
+        "00:03:07\t From  Ada Okafor to  Everyone:\tsee chapter 4\n"
+        "\tand the slides\n"
+        "00:04:00\t From  Ben Smith : old style message\n"
+        "01:00:00\t From  Zoë to  Ada Okafor(Direct Message):\t👍\n"
+    )
+    assert list(parse_chat(_lines(text))) == [
+        Cue(1, 187, 187, "Ada Okafor", "see chapter 4 and the slides"),
+        Cue(2, 240, 240, "Ben Smith", "old style message"),
+        Cue(3, 3600, 3600, "Zoë", "👍"),
+    ]
+    with pytest.raises(Malformed, match="line 1: not a chat message"):
+        list(parse_chat(_lines("hello\n00:00:01\t From  A to  Everyone:\tx\n")))
+
+
+def _stage_rows(tmp_path: Path, files: dict[str, str]) -> tuple[list[tuple], dict]:
+    """Run the stage over ``files`` (name -> text) listed in an inventory; cues and files rows."""
+    from pipelines.recordings.inventory import _DDL
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(_DDL)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for name, text in files.items():
+        (dest / name).write_bytes(text.encode("utf-8"))
+        con.execute(
+            "insert into recordings.inventory (source, file_key, dest_root, dest_url, meeting_uuid, "
+            "file_type, sha256, status, start_time) values ('zoom', ?, ?, ?, 'm', ?, ?, 'copied', ?)",
+            [
+                name,
+                str(dest),
+                str(dest / name),
+                "CHAT" if name.endswith(".txt") else "TRANSCRIPT",
+                name,
+                start,
+            ],
+        )
+    ensure_tables(con)
+    run_transcripts(con, rebuild_index=False)
+    cues = con.execute(
+        "select file_key, cue_index, start_offset_s, end_offset_s, speaker, text, spoken_at from transcripts.cues "
+        "order by file_key, cue_index"
+    ).fetchall()
+    status = {
+        k: (s, r, n)
+        for k, s, r, n in con.execute(
+            "select file_key, status, reason, cue_count from transcripts.files"
+        ).fetchall()
+    }
+    con.close()
+    return cues, status
+
+
+def test_the_duckdb_fast_path_gives_the_python_parser_rows(tmp_path: Path) -> None:
+    account = Account(seed=7, scale=Scale.named("tiny"))
+    files = {
+        f"{f.key}.{'txt' if f.file_type == 'CHAT' else 'vtt'}": f.text_file().body.decode()
+        for r in account.recordings
+        for f in r.files
+        if f.text is not None
+    }
+    files["zoom.vtt"] = ZOOM_VTT
+    files["odd.vtt"] = (
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\n  x: spaced : speaker  \n\n"
+        "2\n00:00:03.000 --> 00:00:04.000 align:start\nhttp://a: b\n\n"
+        "3\n00:00:05.000 --> 00:00:06.000\nA:B no space\n\n4\n00:00:07.000 --> 00:00:08.000\n12: a number\n"
+    )
+    files["broken.vtt"] = "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nok\n\n2\nno timing\nhere\n"
+    cues, status = _stage_rows(tmp_path, files)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    want = []
+    for name, text in sorted(files.items()):
+        if name == "broken.vtt":
+            continue
+        parsed = parse_chat(_lines(text)) if name.endswith(".txt") else parse_vtt(_lines(text))
+        want += [
+            (name, c.index, c.start_s, c.end_s, c.speaker, c.text, start + dt.timedelta(seconds=c.start_s))
+            for c in parsed
+        ]
+    got = [(k, i, s, e, sp, t, at.astimezone(dt.UTC)) for k, i, s, e, sp, t, at in cues]
+    assert got == sorted(want)
+    assert status["broken.vtt"][0] == "quarantined" and "line 8" in status["broken.vtt"][1]
+    assert status["zoom.vtt"] == ("parsed", None, 3)
