@@ -63,7 +63,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"search: no warehouse at {path}; run `make run` first", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    with duckdb.connect(str(path), read_only=True) as con:
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:  # a load or transform holds the warehouse
+        print(f"search: the warehouse is busy ({str(exc).splitlines()[0][:200]}); try again when it is done")
+        return 2
+    with con:
         try:
             hits = search.search(
                 con, args.query, args.course, args.host, args.date_from, args.date_to, limit=args.limit

@@ -416,7 +416,8 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch, summary: TranscriptsSu
                 ]
             ),
         )
-        con.register("vtt_files", texts)
+        # small record batches: DuckDB scans them on all its threads
+        con.register("vtt_files", pa.Table.from_batches(texts.to_batches(max_chunksize=64), texts.schema))
         try:
             con.execute(_FAST_CUES_SQL, {"now": batch.now})
             con.execute(_FALLBACK_SQL)
