@@ -15,7 +15,9 @@ WebVTT as Zoom writes it (``audio_transcript``, ``CC``)::
 
 A cue's first text line starts with the speaker's display name and ``": "`` when Zoom knew who
 spoke; the other lines continue the text. NOTE, STYLE and REGION blocks are skipped; cue settings
-after the end time are ignored.
+after the end time are ignored. :func:`parse_vtt_text` reads files of Zoom's regular shape with one
+regular expression per cue (about ten times faster) and hands anything else to :func:`parse_vtt`;
+both give the same cues.
 
 Chat (``chat_file``, TXT), one message per line, the time since the recording started::
 
@@ -159,3 +161,66 @@ def parse_chat(lines: Iterable[str]) -> Iterator[Cue]:
     if current:
         n += 1
         yield Cue(n, current[0], current[0], current[1], " ".join(p for p in current[2] if p))
+
+
+# ------------------------------------------------------------------------------------ fast path
+_BLOCK = re.compile(
+    r"(\d+)\n(\d\d):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d\d):([0-5]\d):([0-5]\d)\.(\d{3})\n(.+)", re.S
+)
+_HEADER = re.compile(r"\ufeff?WEBVTT(?:[ \t][^\n]*)?")
+_BLANKISH_LINE = re.compile(r"\n[ \t]+\n")
+
+
+def _fast_vtt(text: str) -> list[tuple[int, float, float, str | None, str]] | None:
+    """Cues of a WebVTT file of the regular Zoom shape (header, blank line, numbered cues with
+    ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` separated by empty lines); None for anything else."""
+    if "\r" in text:
+        text = text.replace("\r", "")
+    if _BLANKISH_LINE.search(text):
+        return None
+    blocks = text.split("\n\n")
+    if not _HEADER.fullmatch(blocks[0]):
+        return None
+    out = []
+    match = _BLOCK.fullmatch
+    for block in blocks[1:]:
+        block = block.strip("\n")
+        if not block:
+            continue
+        m = match(block)
+        if m is None:
+            return None
+        n, h1, m1, s1, f1, h2, m2, s2, f2, body = m.groups()
+        start = (int(h1) * 3600 + int(m1) * 60 + int(s1)) * 1000 + int(f1)
+        end = (int(h2) * 3600 + int(m2) * 60 + int(s2)) * 1000 + int(f2)
+        if end < start:
+            return None
+        if "\n" in body:
+            speaker, said = _speaker_and_text(body.split("\n"))
+        else:  # _speaker_and_text of one line, inlined (most cues)
+            sm = _SPEAKER.match(body)
+            if sm and not sm[1].strip().isdigit() and "http" not in sm[1]:
+                speaker, said = sm[1].strip(), sm[2].strip()
+            else:
+                speaker, said = None, body.strip()
+        if len(said) > MAX_CUE_CHARS:
+            return None
+        out.append((int(n), start / 1000, end / 1000, speaker, said))
+    return out
+
+
+def parse_vtt_text(text: str) -> list[tuple[int, float, float, str | None, str]]:
+    """Cues of a whole WebVTT file as ``(index, start_s, end_s, speaker, text)``; :class:`Malformed`."""
+    fast = _fast_vtt(text)
+    if fast is not None:
+        return fast
+    return [
+        (c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_vtt(text.splitlines(keepends=True))
+    ]
+
+
+def parse_chat_text(text: str) -> list[tuple[int, float, float, str | None, str]]:
+    """Messages of a whole chat file as ``(index, start_s, end_s, speaker, text)``; :class:`Malformed`."""
+    return [
+        (c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_chat(text.splitlines(keepends=True))
+    ]

@@ -7,7 +7,8 @@ file was parsed, so a file is parsed once; a file copied again with other bytes 
 ``transcripts.files`` with ``status = 'quarantined'`` and the reason (line and problem), and none of
 its cues is loaded; the run goes on. The same for a file that cannot be read.
 
-Rows are gathered into Arrow tables and inserted by DuckDB in one transaction per batch of files.
+Rows are gathered into Arrow tables and inserted by DuckDB in one transaction per batch of files
+(WebVTT files of Zoom's regular shape take a fast path: one regular expression per cue).
 The full-text index (:mod:`pipelines.transcripts.search`) is rebuilt at the end when anything changed.
 """
 
@@ -22,14 +23,13 @@ from typing import Any
 
 import duckdb
 
-from pipelines.transcripts.parse import MAX_CUE_CHARS, Cue, Malformed, parse_chat, parse_vtt
+from pipelines.transcripts.parse import Malformed, parse_chat_text, parse_vtt_text
 
 log = logging.getLogger("pipelines.transcripts")
 
 SCHEMA = "transcripts"
 TEXT_FILE_TYPES = ("TRANSCRIPT", "CC", "CHAT")
-BATCH_ROWS = 50_000  # cues parsed in Python per transaction
-BATCH_BYTES = 32 << 20  # text of the files parsed by DuckDB per transaction
+BATCH_ROWS = 100_000  # cues per transaction
 
 # The dbt project declares the same tables (macros/transcripts_raw.sql) so the models build on a
 # warehouse this stage never ran on; keep both in step.
@@ -159,7 +159,7 @@ def pending(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
 
 def read_text(url: str, storage: dict[str, Any]) -> str:
     """The file as text: read from the destination in 64 KiB blocks, decoded as strict UTF-8 on
-    the way (a transcript is at most a few MB; a batch of files is bounded by BATCH_BYTES)."""
+    the way (a transcript is at most a few MB)."""
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(url, **storage)
@@ -190,95 +190,10 @@ def storage_options(dest_root: str) -> dict[str, Any]:
     return opts
 
 
-def parse_file(text: str, file_type: str) -> list[Cue]:
-    """All cues of one file; :class:`Malformed` when it breaks its format (the reference parser)."""
-    lines = text.splitlines(keepends=True)
-    return list(parse_chat(lines) if file_type == "CHAT" else parse_vtt(lines))
-
-
-# The fast path: WebVTT files of the regular Zoom shape are split and parsed by DuckDB itself, many
-# files per statement. A file with anything else in it (NOTE blocks, a cue without its number, a
-# bad timing line, an end before its start...) goes to parse_file, which either reads it or says
-# why it is malformed. Both give the same rows (tests/unit/test_transcripts_parse.py).
-_TIMING_RE = r"\d\d:[0-5]\d:[0-5]\d\.\d{3} --> \d\d:[0-5]\d:[0-5]\d\.\d{3}"
-_FAST_CUES_SQL = rf"""
-create or replace temp table fast_cues as
-with files as (
-    select file_key, meeting_uuid, file_type, sha256, recording_start, replace(content, chr(13), '') as content
-    from vtt_files
-),
-split as (
-    -- the regular shape: a WEBVTT line, a blank line, cues separated by empty lines (a line of
-    -- spaces also separates cues: such files go to the Python parser)
-    select file_key, meeting_uuid, file_type, sha256, recording_start, string_split(content, chr(10) || chr(10)) as blocks
-    from files
-    where regexp_matches(content, '^\x{{feff}}?WEBVTT(?:[ \t][^\n]*)?\n\n')
-        and not regexp_matches(content, '\n[ \t]+\n')
-),
-blocks as (
-    select file_key, meeting_uuid, file_type, sha256, recording_start,
-        unnest(blocks) as block, generate_subscripts(blocks, 1) as pos
-    from split
-),
-lined as (
-    select * exclude (block), string_split(trim(block, chr(10)), chr(10)) as lines
-    from blocks
-    where pos > 1 and trim(block, chr(10) || ' ' || chr(9)) <> ''
-),
-checked as (
-    select *,
-        len(lines) >= 3 and regexp_full_match(lines[1], '\d+') and regexp_full_match(lines[2], '{_TIMING_RE}')
-            as shape_ok
-    from lined
-),
-timed as (
-    select *,
-        case when shape_ok then
-            (cast(substr(lines[2], 1, 2) as bigint) * 3600 + cast(substr(lines[2], 4, 2) as bigint) * 60
-                + cast(substr(lines[2], 7, 2) as bigint)) * 1000 + cast(substr(lines[2], 10, 3) as bigint)
-        end as start_ms,
-        case when shape_ok then
-            (cast(substr(lines[2], 18, 2) as bigint) * 3600 + cast(substr(lines[2], 21, 2) as bigint) * 60
-                + cast(substr(lines[2], 24, 2) as bigint)) * 1000 + cast(substr(lines[2], 27, 3) as bigint)
-        end as end_ms,
-        lines[3] as first_line,
-        strpos(lines[3], ':') as colon
-    from checked
-),
-named as (
-    select *,
-        colon between 2 and 101
-            and substr(first_line, colon + 1, 1) in (' ', chr(9))
-            and not regexp_full_match(trim(first_line[:colon - 1]), '\d+')
-            and not contains(first_line[:colon - 1], 'http') as has_speaker
-    from timed
-),
-texts as (
-    select *,
-        array_to_string(list_filter(list_transform(
-            list_prepend(
-                case when has_speaker then ltrim(first_line[colon + 1:], ' ' || chr(9)) else first_line end,
-                lines[4:]
-            ),
-            x -> trim(x, ' ' || chr(9))), x -> x <> ''), ' ') as text
-    from named
-)
-select file_key, cast(lines[1] as integer) as cue_index, meeting_uuid, file_type,
-    start_ms / 1000 as start_offset_s, end_ms / 1000 as end_offset_s,
-    recording_start + to_milliseconds(start_ms) as spoken_at,
-    case when has_speaker then trim(first_line[:colon - 1]) end as speaker,
-    text, sha256 as file_sha256, $now as loaded_at,
-    shape_ok and end_ms >= start_ms and length(text) <= {MAX_CUE_CHARS} as ok
-from texts
-"""
-_FALLBACK_SQL = """
-create or replace temp table fast_fallback as
-select file_key from vtt_files
-where not regexp_matches(replace(content, chr(13), ''), '^\\x{feff}?WEBVTT(?:[ \\t][^\\n]*)?\\n\\n')
-    or regexp_matches(replace(content, chr(13), ''), '\\n[ \\t]+\\n')
-union all
-select file_key from fast_cues where not ok
-"""
+def parse_file(text: str, file_type: str) -> list[tuple[int, float, float, str | None, str]]:
+    """``(index, start_s, end_s, speaker, text)`` of every cue; :class:`Malformed` when the file
+    breaks its format."""
+    return parse_chat_text(text) if file_type == "CHAT" else parse_vtt_text(text)
 
 
 def _cue_schema():
@@ -293,7 +208,7 @@ def _cue_schema():
             ("file_type", pa.string()),
             ("start_offset_s", pa.float64()),
             ("end_offset_s", pa.float64()),
-            ("spoken_at", tz),
+            ("recording_start", tz),
             ("speaker", pa.string()),
             ("text", pa.string()),
             ("file_sha256", pa.string()),
@@ -323,29 +238,29 @@ def _files_schema():
 
 
 class _Batch:
-    """Files read and waiting to be written in one transaction: cues parsed in Python (chat, and
-    WebVTT files the fast path hands back), WebVTT texts for DuckDB, and one ``files`` row each."""
+    """Files read and parsed, waiting to be written in one transaction (cues as Arrow columns, one
+    ``files`` row each)."""
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
         self.cols: dict[str, list] = {name: [] for name in _cue_schema().names}
         self.files: dict[str, dict[str, Any]] = {}  # file key -> files row
-        self.vtt: dict[str, tuple[dict[str, Any], str]] = {}  # file key -> (pending row, text)
-        self.vtt_bytes = 0
 
-    def add_cues(self, f: dict[str, Any], cues: list[Cue]) -> None:
+    def add_cues(self, f: dict[str, Any], cues: list[tuple]) -> None:
+        if not cues:
+            return
         c = self.cols
-        start = f["recording_start"]
         n = len(cues)
+        index, start, end, speaker, text = zip(*cues, strict=True)
         c["file_key"] += [f["file_key"]] * n
-        c["cue_index"] += [q.index for q in cues]
+        c["cue_index"] += index
         c["meeting_uuid"] += [f["meeting_uuid"]] * n
         c["file_type"] += [f["file_type"]] * n
-        c["start_offset_s"] += [q.start_s for q in cues]
-        c["end_offset_s"] += [q.end_s for q in cues]
-        c["spoken_at"] += [None if start is None else start + dt.timedelta(seconds=q.start_s) for q in cues]
-        c["speaker"] += [q.speaker for q in cues]
-        c["text"] += [q.text for q in cues]
+        c["start_offset_s"] += start
+        c["end_offset_s"] += end
+        c["recording_start"] += [f["recording_start"]] * n
+        c["speaker"] += speaker
+        c["text"] += text
         c["file_sha256"] += [f["sha256"]] * n
         c["loaded_at"] += [self.now] * n
 
@@ -363,11 +278,11 @@ class _Batch:
             "parsed_at": self.now,
         }
 
-    def python_rows(self) -> int:
+    def rows(self) -> int:
         return len(self.cols["file_key"])
 
 
-def _parse_in_python(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
+def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
     try:
         cues = parse_file(text, f["file_type"])
     except Malformed as exc:
@@ -386,79 +301,33 @@ def _quarantine(batch: _Batch, f: dict[str, Any], reason: str, summary: Transcri
     batch.file_row(f, "quarantined", reason, 0)
 
 
-def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch, summary: TranscriptsSummary) -> None:
-    """Parse the batch's WebVTT texts in DuckDB (handing odd files to Python), then replace the
-    batch's files' rows in one transaction."""
+def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
+    """Replace the batch's files' rows in one transaction (Arrow tables scanned by DuckDB)."""
     import pyarrow as pa
 
-    fast: set[str] = set()
-    if batch.vtt:
-        texts = pa.Table.from_pylist(
-            [
-                {
-                    "file_key": k,
-                    "meeting_uuid": f["meeting_uuid"],
-                    "file_type": f["file_type"],
-                    "sha256": f["sha256"],
-                    "recording_start": f["recording_start"],
-                    "content": text,
-                }
-                for k, (f, text) in batch.vtt.items()
-            ],
-            schema=pa.schema(
-                [
-                    ("file_key", pa.string()),
-                    ("meeting_uuid", pa.string()),
-                    ("file_type", pa.string()),
-                    ("sha256", pa.string()),
-                    ("recording_start", pa.timestamp("us", tz="UTC")),
-                    ("content", pa.string()),
-                ]
-            ),
-        )
-        # small record batches: DuckDB scans them on all its threads
-        con.register("vtt_files", pa.Table.from_batches(texts.to_batches(max_chunksize=64), texts.schema))
-        try:
-            con.execute(_FAST_CUES_SQL, {"now": batch.now})
-            con.execute(_FALLBACK_SQL)
-        finally:
-            con.unregister("vtt_files")
-        handed_back = {r[0] for r in con.execute("select distinct file_key from fast_fallback").fetchall()}
-        counts = dict(con.execute("select file_key, count(*) from fast_cues group by file_key").fetchall())
-        for key, (f, text) in batch.vtt.items():
-            if key in handed_back:
-                _parse_in_python(batch, f, text, summary)
-            else:
-                fast.add(key)
-                batch.file_row(f, "parsed", None, counts.get(key, 0))
-                summary.files_parsed += 1
-                summary.cues_loaded += counts.get(key, 0)
     if not batch.files:
         return
     cue_rows = pa.Table.from_pydict(batch.cols, schema=_cue_schema())
     file_rows = pa.Table.from_pylist(list(batch.files.values()), schema=_files_schema())
-    fast_keys = pa.table({"file_key": pa.array(sorted(fast), pa.string())})
     con.register("cue_rows", cue_rows)
     con.register("file_rows", file_rows)
-    con.register("fast_keys", fast_keys)
     con.execute("begin")
     try:
         con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
         con.execute(f"delete from {SCHEMA}.files where file_key in (select file_key from file_rows)")
-        if fast:
-            con.execute(
-                f"insert into {SCHEMA}.cues by name select * exclude (ok) from fast_cues "
-                "where file_key in (select file_key from fast_keys)"
-            )
-        con.execute(f"insert into {SCHEMA}.cues by name select * from cue_rows")
+        con.execute(
+            f"insert into {SCHEMA}.cues by name select * exclude (recording_start), "
+            "recording_start + to_milliseconds(cast(round(start_offset_s * 1000) as bigint)) as spoken_at "
+            "from cue_rows"
+        )
         con.execute(f"insert into {SCHEMA}.files by name select * from file_rows")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     finally:
-        for name in ("cue_rows", "file_rows", "fast_keys"):
-            con.unregister(name)
+        con.unregister("cue_rows")
+        con.unregister("file_rows")
 
 
 def run_transcripts(
@@ -491,15 +360,11 @@ def run_transcripts(
             except OSError as exc:
                 _quarantine(batch, f, f"cannot read it: {type(exc).__name__}: {exc}", summary)
                 continue
-            if f["file_type"] == "CHAT":
-                _parse_in_python(batch, f, text, summary)
-            else:
-                batch.vtt[f["file_key"]] = (f, text)
-                batch.vtt_bytes += len(text)
-            if batch.python_rows() >= BATCH_ROWS or batch.vtt_bytes >= BATCH_BYTES:
-                _flush(con, batch, summary)
+            _parse(batch, f, text, summary)
+            if batch.rows() >= BATCH_ROWS:
+                _flush(con, batch)
                 batch = _Batch(now)
-        _flush(con, batch, summary)
+        _flush(con, batch)
         changed = summary.files_parsed + summary.files_quarantined > 0
         if rebuild_index:
             from pipelines.transcripts import search

@@ -1,5 +1,5 @@
-"""The WebVTT and chat parsers on the irregular parts Zoom writes, and the DuckDB fast path of the
-transcripts stage giving exactly the rows of the Python parser (or handing the file back to it)."""
+"""The WebVTT and chat parsers on the irregular parts Zoom writes, and the stage's fast path for
+Zoom's regular WebVTT giving exactly the rows of the line-by-line parser (or handing the file to it)."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def _stage_rows(tmp_path: Path, files: dict[str, str]) -> tuple[list[tuple], dic
     return cues, status
 
 
-def test_the_duckdb_fast_path_gives_the_python_parser_rows(tmp_path: Path) -> None:
+def test_the_fast_path_gives_the_line_parser_rows(tmp_path: Path) -> None:
     account = Account(seed=7, scale=Scale.named("tiny"))
     files = {
         f"{f.key}.{'txt' if f.file_type == 'CHAT' else 'vtt'}": f.text_file().body.decode()
@@ -155,3 +155,12 @@ def test_the_duckdb_fast_path_gives_the_python_parser_rows(tmp_path: Path) -> No
     assert got == sorted(want)
     assert status["broken.vtt"][0] == "quarantined" and "line 8" in status["broken.vtt"][1]
     assert status["zoom.vtt"] == ("parsed", None, 3)
+    # the sandbox's files (Zoom's regular shape) take the fast path; the odd ones do not
+    from pipelines.transcripts.parse import _fast_vtt
+
+    assert all(
+        _fast_vtt(t) is not None
+        for n, t in files.items()
+        if n.endswith(".vtt") and n not in ("odd.vtt", "broken.vtt")
+    )
+    assert _fast_vtt(files["broken.vtt"]) is None and _fast_vtt(files["odd.vtt"]) is None
