@@ -43,7 +43,7 @@ from _support import assert_zoom_equals_truth, connect, env_for  # noqa: E402
 from pipelines.sandbox import SandboxConfig, SandboxServer, Scale  # noqa: E402
 from tests.fixtures.sandbox_client import SandboxClient  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "resume.json"
+RESULTS = ROOT / "bench" / "results" / "resume.json"  # written as resume_<scale>.json
 SEED = 20261202
 DETAILS = ("metrics/meetings/participants", "metrics/meetings/participants/qos")
 
@@ -136,30 +136,48 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
             shutil.rmtree(tmp, ignore_errors=True)
-        shares = [r["wasted_share"] for r in rows]
-        journal = cost["journal"]
-        result = {
-            "scale": scale,
-            "trials": trials,
-            "uninterrupted": {**full, "seconds": round(full_seconds, 1), "meetings": cost["meetings"]},
-            "checkpoint": {
-                "unit": "one meeting (participants + QoS answers, one journal file)",
-                "files": journal["files_written"],
-                "mean_bytes": round(journal["bytes_written"] / max(1, journal["files_written"])),
-                "mean_write_ms": round(1000 * journal["write_seconds"] / max(1, journal["files_written"]), 3),
-                "share_of_load_seconds": round(journal["write_seconds"] / max(cost["seconds"], 1e-9), 4),
-            },
-            "wasted_share": {"max": max(shares), "median": statistics.median(shares), "min": min(shares)},
-            "goal_max_share": 0.02,
-            "met": max(shares) <= 0.02,
-            "trials_detail": rows,
-        }
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in result.items() if k != "trials_detail"}, indent=2))
+            _write(scale, trials, full, full_seconds, cost, rows)  # what is measured so far, if stopped
+        print(
+            json.dumps(
+                {
+                    k: v
+                    for k, v in _write(scale, trials, full, full_seconds, cost, rows).items()
+                    if k != "trials_detail"
+                },
+                indent=2,
+            )
+        )
     finally:
         srv.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _write(
+    scale: str, trials: int, full: dict[str, int], full_seconds: float, cost: dict[str, Any], rows: list[dict]
+) -> dict[str, Any]:
+    shares = [r["wasted_share"] for r in rows]
+    journal = cost["journal"]
+    result = {
+        "scale": scale,
+        "trials": len(rows),
+        "trials_planned": trials,
+        "uninterrupted": {**full, "seconds": round(full_seconds, 1), "meetings": cost["meetings"]},
+        "checkpoint": {
+            "unit": "one meeting (participants + QoS answers, one journal file)",
+            "files": journal["files_written"],
+            "mean_bytes": round(journal["bytes_written"] / max(1, journal["files_written"])),
+            "mean_write_ms": round(1000 * journal["write_seconds"] / max(1, journal["files_written"]), 3),
+            "share_of_load_seconds": round(journal["write_seconds"] / max(cost["seconds"], 1e-9), 4),
+        },
+        "wasted_share": {"max": max(shares), "median": statistics.median(shares), "min": min(shares)},
+        "goal_max_share": 0.02,
+        "met": max(shares) <= 0.02,
+        "trials_detail": rows,
+    }
+    path = RESULTS.with_name(f"resume_{scale}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 if __name__ == "__main__":
