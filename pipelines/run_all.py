@@ -1,4 +1,5 @@
-"""``make run`` / ``python -m pipelines run``: load, transform, copy recordings, then one summary.
+"""``make run`` / ``python -m pipelines run``: load, transform, copy recordings, load the copied
+transcripts and chat (``[transcripts] enabled``), then one summary.
 
 Each stage prints its own lines as it goes; the run ends with one block that says what was loaded,
 transformed and copied, what needs attention, where the results are and what to open next. A stage

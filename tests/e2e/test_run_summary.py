@@ -69,3 +69,17 @@ def test_run_ends_with_one_summary_that_matches_the_warehouse(sandbox: Any, tmp_
     assert "may not host meetings" in summary
     if quarantined:
         assert f"{quarantined} record(s) quarantined" in summary
+    # the copied transcripts and chat are loaded in the same run, reach the marts (a second dbt build
+    # of the transcript models) and the snapshot, and can be searched
+    with duckdb.connect(env["MW_WAREHOUSE"], read_only=True) as con:
+        cues, files, segments = con.execute(
+            "select (select count(*) from transcripts.cues), (select count(*) from transcripts.files), "
+            "(select count(*) from analytics.fct_transcript_segments)"
+        ).fetchone()
+        text_files = con.execute(
+            "select count(*) from recordings.inventory where status = 'copied' and file_type in ('TRANSCRIPT', 'CC', 'CHAT')"
+        ).fetchone()[0]
+    assert cues > 0 and files == text_files and segments == cues
+    assert f"transcripts {cues:,} cue(s) from {files:,} file(s) this run" in summary, summary
+    with duckdb.connect(env["MW_SERVING"], read_only=True) as con:
+        assert con.execute("select count(*) from analytics.fct_transcript_segments").fetchone()[0] == cues
