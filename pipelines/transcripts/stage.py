@@ -197,22 +197,17 @@ def parse_file(text: str, file_type: str) -> list[tuple[int, float, float, str |
 
 
 def _cue_schema():
+    """The cues as parsed; the file's columns come from its ``files`` row (``file_no``) on insert."""
     import pyarrow as pa
 
-    tz = pa.timestamp("us", tz="UTC")
     return pa.schema(
         [
-            ("file_key", pa.string()),
+            ("file_no", pa.int32()),
             ("cue_index", pa.int32()),
-            ("meeting_uuid", pa.string()),
-            ("file_type", pa.string()),
             ("start_offset_s", pa.float64()),
             ("end_offset_s", pa.float64()),
-            ("recording_start", tz),
             ("speaker", pa.string()),
             ("text", pa.string()),
-            ("file_sha256", pa.string()),
-            ("loaded_at", tz),
         ]
     )
 
@@ -223,6 +218,7 @@ def _files_schema():
     tz = pa.timestamp("us", tz="UTC")
     return pa.schema(
         [
+            ("file_no", pa.int32()),
             ("file_key", pa.string()),
             ("meeting_uuid", pa.string()),
             ("file_type", pa.string()),
@@ -247,25 +243,21 @@ class _Batch:
         self.files: dict[str, dict[str, Any]] = {}  # file key -> files row
 
     def add_cues(self, f: dict[str, Any], cues: list[tuple]) -> None:
+        """The cues of the file whose ``file_row`` comes next."""
         if not cues:
             return
         c = self.cols
-        n = len(cues)
         index, start, end, speaker, text = zip(*cues, strict=True)
-        c["file_key"] += [f["file_key"]] * n
+        c["file_no"] += [len(self.files)] * len(cues)
         c["cue_index"] += index
-        c["meeting_uuid"] += [f["meeting_uuid"]] * n
-        c["file_type"] += [f["file_type"]] * n
         c["start_offset_s"] += start
         c["end_offset_s"] += end
-        c["recording_start"] += [f["recording_start"]] * n
         c["speaker"] += speaker
         c["text"] += text
-        c["file_sha256"] += [f["sha256"]] * n
-        c["loaded_at"] += [self.now] * n
 
     def file_row(self, f: dict[str, Any], status: str, reason: str | None, cues: int) -> None:
         self.files[f["file_key"]] = {
+            "file_no": len(self.files),
             "file_key": f["file_key"],
             "meeting_uuid": f["meeting_uuid"],
             "file_type": f["file_type"],
@@ -279,7 +271,7 @@ class _Batch:
         }
 
     def rows(self) -> int:
-        return len(self.cols["file_key"])
+        return len(self.cols["file_no"])
 
 
 def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
@@ -316,11 +308,16 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
         con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
         con.execute(f"delete from {SCHEMA}.files where file_key in (select file_key from file_rows)")
         con.execute(
-            f"insert into {SCHEMA}.cues by name select * exclude (recording_start), "
-            "recording_start + to_milliseconds(cast(round(start_offset_s * 1000) as bigint)) as spoken_at "
-            "from cue_rows"
+            f"""
+            insert into {SCHEMA}.cues by name
+            select f.file_key, c.cue_index, f.meeting_uuid, f.file_type, c.start_offset_s, c.end_offset_s,
+                f.recording_start + to_milliseconds(cast(round(c.start_offset_s * 1000) as bigint)) as spoken_at,
+                c.speaker, c.text, f.sha256 as file_sha256, f.parsed_at as loaded_at
+            from cue_rows as c
+            join file_rows as f on f.file_no = c.file_no
+            """
         )
-        con.execute(f"insert into {SCHEMA}.files by name select * from file_rows")
+        con.execute(f"insert into {SCHEMA}.files by name select * exclude (file_no) from file_rows")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
