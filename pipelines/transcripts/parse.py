@@ -171,26 +171,32 @@ _HEADER = re.compile(r"\ufeff?WEBVTT(?:[ \t][^\n]*)?")
 _BLANKISH_LINE = re.compile(r"\n[ \t]+\n")
 
 
+_CUE = re.compile(
+    r"^(?<![^\n]\n)(\d+)\n(\d\d):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d\d):([0-5]\d):([0-5]\d)\.(\d{3})\n([^\n]+(?:\n[^\n]+)*)$",
+    re.M,
+)
+
+
 def _fast_vtt(text: str) -> list[tuple[int, float, float, str | None, str]] | None:
     """Cues of a WebVTT file of the regular Zoom shape (header, blank line, numbered cues with
-    ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` separated by empty lines); None for anything else."""
+    ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` separated by empty lines); None for anything else.
+
+    One ``findall`` over the whole file finds every cue (in C), each starting a block; the file is
+    of the regular shape when every block between empty lines is one of them, else the line parser
+    reads it."""
     if "\r" in text:
         text = text.replace("\r", "")
     if _BLANKISH_LINE.search(text):
         return None
-    blocks = text.split("\n\n")
-    if not _HEADER.fullmatch(blocks[0]):
+    head, _, rest = text.partition("\n\n")
+    if not _HEADER.fullmatch(head):
         return None
+    found = _CUE.findall(rest)
+    if len(found) != sum(1 for block in rest.split("\n\n") if block.strip("\n")):
+        return None  # a block that is not a cue of the regular shape
     out = []
-    match = _BLOCK.fullmatch
-    for block in blocks[1:]:
-        block = block.strip("\n")
-        if not block:
-            continue
-        m = match(block)
-        if m is None:
-            return None
-        n, h1, m1, s1, f1, h2, m2, s2, f2, body = m.groups()
+    speaker_of = _SPEAKER.match
+    for n, h1, m1, s1, f1, h2, m2, s2, f2, body in found:
         start = (int(h1) * 3600 + int(m1) * 60 + int(s1)) * 1000 + int(f1)
         end = (int(h2) * 3600 + int(m2) * 60 + int(s2)) * 1000 + int(f2)
         if end < start:
@@ -198,7 +204,7 @@ def _fast_vtt(text: str) -> list[tuple[int, float, float, str | None, str]] | No
         if "\n" in body:
             speaker, said = _speaker_and_text(body.split("\n"))
         else:  # _speaker_and_text of one line, inlined (most cues)
-            sm = _SPEAKER.match(body)
+            sm = speaker_of(body)
             if sm and not sm[1].strip().isdigit() and "http" not in sm[1]:
                 speaker, said = sm[1].strip(), sm[2].strip()
             else:
