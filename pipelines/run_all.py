@@ -19,6 +19,7 @@ from typing import Any
 from pipelines import paths
 
 INTERRUPTED = (130, 143)
+BAD_SETTINGS = 2  # run_load's code when a setting is invalid (each one was printed)
 
 
 @dataclass
@@ -173,7 +174,7 @@ def run_all(args: argparse.Namespace) -> int:
     report = RunReport()
     started = dt.datetime.now(dt.UTC)
     report.load_code = run_load(SOURCES, results=report.load)
-    if report.load_code in INTERRUPTED:
+    if report.load_code in (*INTERRUPTED, BAD_SETTINGS):  # stopped by a signal, or nothing could start
         return report.load_code
     from pipelines.cli import cmd_transform
 

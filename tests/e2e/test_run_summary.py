@@ -83,3 +83,18 @@ def test_run_ends_with_one_summary_that_matches_the_warehouse(sandbox: Any, tmp_
     assert f"transcripts {cues:,} cue(s) from {files:,} file(s) this run" in summary, summary
     with duckdb.connect(env["MW_SERVING"], read_only=True) as con:
         assert con.execute("select count(*) from analytics.fct_transcript_segments").fetchone()[0] == cues
+
+
+def test_run_with_a_bad_setting_stops_before_anything(tmp_path: Path) -> None:
+    env = env_for(tmp_path, None, SOURCES__ZOOM__PLAN="busines", MW_RECORDINGS_DEST=str(tmp_path / "rec"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "run"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "sources.zoom.plan = 'busines'" in done.stdout and "run summary" not in done.stdout
+    assert not (tmp_path / "warehouse").exists() and not (tmp_path / "rec").exists()
