@@ -24,6 +24,8 @@ from pipelines import paths
 log = logging.getLogger("pipelines.publish")
 
 # Schemas copied into the snapshot: the marts and the recordings inventory. Raw and staging stay private.
+# The search documents and their full-text index (schemas ``search`` and ``fts_search_documents``) are
+# copied too, whatever ``schemas`` says, when the warehouse has them (:func:`_publish_search`).
 DEFAULT_SCHEMAS = ("analytics", "recordings")
 
 
@@ -106,6 +108,39 @@ def _open_from_previous(target: Path, tmp: Path) -> duckdb.DuckDBPyConnection | 
     return con
 
 
+def _index_state(con: duckdb.DuckDBPyConnection, catalog: str) -> tuple | None:
+    """``search.index_state`` of ``catalog`` when its full-text index is there too, else None."""
+    from pipelines.transcripts.search import INDEX_SCHEMA
+
+    held = con.execute(
+        "select count(*) filter (where schema_name = 'search' and table_name in ('documents', 'index_state')), "
+        "count(*) filter (where schema_name = ?) from duckdb_tables() where database_name = ?",
+        [INDEX_SCHEMA, catalog],
+    ).fetchone()
+    if held[0] < 2 or not held[1]:
+        return None
+    return con.execute(f"select * from {_quote(catalog)}.search.index_state").fetchone()
+
+
+def _publish_search(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
+    """The search documents and their full-text index (what ``python -m pipelines search`` reads).
+
+    Copied only when the warehouse's index was rebuilt since the previous snapshot's (its
+    ``search.index_state`` differs); dropped when the warehouse has none.
+    """
+    from pipelines.transcripts.search import INDEX_SCHEMA, copy_index
+
+    source = _index_state(con, "wh")
+    if source is None:
+        con.execute(f"drop schema if exists {INDEX_SCHEMA} cascade")
+        con.execute("drop schema if exists search cascade")
+        return {}
+    if _index_state(con, catalog) != source:
+        copy_index(con, "wh")
+    rows = con.execute("select count(*) from search.documents").fetchone()[0]
+    return {"search.documents": rows}
+
+
 def publish_snapshot(
     source: Path | None = None,
     target: Path | None = None,
@@ -168,6 +203,7 @@ def publish_snapshot(
             else:
                 in_place.append(f"{schema}.{table}")
             counts[f"{schema}.{table}"] = rows
+        counts.update(_publish_search(con, catalog))
         con.execute("detach wh")
         con.execute(
             "create or replace table main.snapshot_info as select current_timestamp as published_at, ? as tables",

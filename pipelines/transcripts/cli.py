@@ -29,6 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction, subparser: Callable[..., argpar
 
 
 def cmd_transcripts(args: argparse.Namespace) -> int:
+    from pipelines import paths
     from pipelines.transcripts import stage
 
     if not stage.enabled():
@@ -38,7 +39,6 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
     if getattr(args, "rebuild_index", False) and not summary.index_rebuilt:
         import duckdb
 
-        from pipelines import paths
         from pipelines.transcripts import search
 
         with duckdb.connect(str(paths.warehouse_path())) as con:
@@ -47,7 +47,39 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
     print(summary.line())
     for url, reason in summary.quarantined[:20]:
         print(f"  quarantined {url}: {reason}")
+    if summary.index_rebuilt and paths.serving_path().exists():
+        from pipelines.publish import publish_snapshot
+
+        publish_snapshot()  # search reads the snapshot: the new index reaches it
     return 0
+
+
+def _open_for_search():
+    """``(connection, where)``: the serving snapshot when it holds the search index (loads and
+    transforms never lock it), else the warehouse read-only. Raises ``duckdb.IOException`` when the
+    warehouse is needed and another process holds it, ``FileNotFoundError`` when there is neither."""
+    import duckdb
+
+    from pipelines import paths
+    from pipelines.report import open_serving
+    from pipelines.transcripts import search
+
+    serving = paths.serving_path()
+    if serving.exists():
+        try:
+            con = open_serving(serving)
+        except duckdb.Error:  # unreadable (being replaced, another DuckDB version): try the warehouse
+            con = None
+        if con is not None:
+            if search.index_exists(con):
+                return con, serving
+            con.close()
+    path = paths.warehouse_path()
+    if not path.exists():
+        raise FileNotFoundError(f"search: no warehouse at {path}; run `make run` first")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("set TimeZone = 'UTC'")  # as on the snapshot: the same hits print the same
+    return con, path
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -55,17 +87,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     import duckdb
 
-    from pipelines import paths
     from pipelines.transcripts import search
 
-    path = paths.warehouse_path()
-    if not path.exists():
-        print(f"search: no warehouse at {path}; run `make run` first", file=sys.stderr)
-        return 2
     started = time.perf_counter()
     try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:  # a load or transform holds the warehouse
+        con, _ = _open_for_search()
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except duckdb.IOException as exc:  # no snapshot with the index; a load or transform holds the warehouse
         print(f"search: the warehouse is busy ({str(exc).splitlines()[0][:200]}); try again when it is done")
         return 2
     with con:

@@ -23,6 +23,10 @@ import duckdb
 
 INDEX_SCHEMA = "fts_search_documents"
 KINDS = {"TRANSCRIPT": "transcript", "CC": "captions", "CHAT": "chat"}
+CREATE_INDEX = (
+    "pragma create_fts_index('search.documents', 'doc_id', 'text', stemmer = 'porter', "
+    "stopwords = 'english', ignore = '(\\.|[^a-z0-9])+', strip_accents = 1, lower = 1, overwrite = 1)"
+)
 
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
@@ -143,10 +147,34 @@ def build_index(con: duckdb.DuckDBPyConnection) -> int:
     except BaseException:
         con.execute("rollback")
         raise
+    con.execute(CREATE_INDEX)
+    return con.execute("select count(*) from search.documents").fetchone()[0]
+
+
+def copy_index(con: duckdb.DuckDBPyConnection, source: str) -> int:
+    """Copy ``search.documents``, ``search.index_state`` and the full-text index from the attached
+    catalog ``source`` into the default catalog (the serving snapshot); returns the documents.
+
+    Cheaper than indexing again (about a sixth of the time): the index's macros (``match_bm25``,
+    ``tokenize``) come from indexing an empty ``search.documents`` with the same options, then its
+    tables (terms, dictionary, document lengths, statistics) and the documents are copied as they are.
+    """
+    load_fts(con)
+    con.execute("create schema if not exists search")
     con.execute(
-        "pragma create_fts_index('search.documents', 'doc_id', 'text', stemmer = 'porter', "
-        "stopwords = 'english', ignore = '(\\.|[^a-z0-9])+', strip_accents = 1, lower = 1, overwrite = 1)"
+        f"create or replace table search.documents as select * from {source}.search.documents limit 0"
     )
+    con.execute(CREATE_INDEX)
+    tables = con.execute(
+        "select table_name from duckdb_tables() where database_name = ? and schema_name = ? order by 1",
+        [source, INDEX_SCHEMA],
+    ).fetchall()
+    for (table,) in tables:
+        con.execute(
+            f'create or replace table {INDEX_SCHEMA}."{table}" as select * from {source}.{INDEX_SCHEMA}."{table}"'
+        )
+    con.execute(f"insert into search.documents select * from {source}.search.documents")
+    con.execute(f"create or replace table search.index_state as select * from {source}.search.index_state")
     return con.execute("select count(*) from search.documents").fetchone()[0]
 
 

@@ -188,6 +188,50 @@ def test_search_filters_and_command_line(world: dict[str, Any], capsys: pytest.C
     assert top.uuid in out.splitlines()[1] and f"*{word}" in out and str(world["dest"]) in out
 
 
+# another process holding the warehouse open read-write, as a load or a transform does
+HOLD_RW = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(300)"
+)
+
+
+def test_search_reads_the_snapshot_while_a_load_holds_the_warehouse(
+    world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import json
+    import subprocess
+
+    from pipelines.cli import main
+    from pipelines.publish import publish_snapshot
+
+    words = [word for word, _ in _search_words(world)[:3]] + ["workshop"]
+
+    def search_json(word: str, serving: Path) -> tuple[int, Any]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MW_WAREHOUSE", str(world["warehouse"]))
+            mp.setenv("MW_SERVING", str(serving))
+            code = main(["search", word, "--limit", "1000", "--json"])
+        out = capsys.readouterr().out
+        return code, json.loads(out) if code == 0 else out
+
+    nowhere = tmp_path / "no_snapshot.duckdb"
+    before = {word: search_json(word, nowhere) for word in words}  # no snapshot: the warehouse
+    assert all(code == 0 and hits for code, hits in before.values()), before
+    serving = tmp_path / "serving.duckdb"
+    publish_snapshot(world["warehouse"], serving)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_RW, str(world["warehouse"])], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        for word in words:
+            assert search_json(word, serving) == before[word], word
+        code, out = search_json(words[0], nowhere)  # the holder does hold it: without a snapshot, busy
+        assert code == 2 and "busy" in out
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_talk_time_per_speaker_equals_the_truth(world: dict[str, Any]) -> None:
     want = {
         (meeting, speaker): ms / 1000

@@ -95,3 +95,67 @@ def test_a_foreign_file_at_the_serving_path_is_replaced_not_reused(tmp_path: Pat
     with duckdb.connect(str(serving), read_only=True) as con:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
     assert tables == {"fct_qos_minutes", "fct_meetings", "snapshot_info"}
+
+
+def _transcripts_warehouse(path: Path, said: list[tuple[str, int, str]]) -> None:
+    """A warehouse with transcript cues (meeting, cue number, text) and its search index built."""
+    from pipelines.transcripts import search, stage
+
+    with duckdb.connect(str(path)) as con:
+        stage.ensure_tables(con)
+        con.execute("delete from transcripts.cues")
+        for meeting, cue, text in said:
+            con.execute(
+                "insert into transcripts.cues (file_key, cue_index, meeting_uuid, file_type, start_offset_s, "
+                "end_offset_s, speaker, text) values (?, ?, ?, 'TRANSCRIPT', ?, ?, 'Ada', ?)",
+                [f"f-{meeting}", cue, meeting, cue * 5.0, cue * 5.0 + 4, text],
+            )
+        search.build_index(con)
+
+
+def _hits(path: Path, word: str, attach: bool) -> list[tuple]:
+    from pipelines.report import open_serving
+    from pipelines.transcripts import search
+
+    con = open_serving(path) if attach else duckdb.connect(str(path), read_only=True)
+    with con:
+        hits = search.search(con, word, limit=100)
+    return [(h.meeting_uuid, round(h.score, 9), [(s.cue_index, s.text) for s in h.snippets]) for h in hits]
+
+
+def test_the_snapshot_carries_the_search_index(tmp_path: Path) -> None:
+    """Search can read the snapshot: the documents and the full-text index are published, copied
+    again only when the warehouse's index was rebuilt, and dropped when it is gone."""
+    wh, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    said = [
+        ("m1", 1, "the posterior follows from bayes rule"),
+        ("m1", 2, "bayes again, bayes always"),
+        ("m2", 1, "a façade of variance"),
+        ("m2", 2, "bayes once"),
+        ("m3", 1, "nothing to see"),
+    ]
+    _transcripts_warehouse(wh, said)
+    counts = publish_snapshot(wh, serving, schemas=("analytics",))
+    assert counts["search.documents"] == len(said)
+    for word in ("bayes", "facade", "posterior rule"):
+        assert _hits(serving, word, attach=True) == _hits(wh, word, attach=False) != []
+    assert [h[0] for h in _hits(serving, "bayes", attach=True)] == ["m1", "m2"]
+
+    with duckdb.connect(str(serving), read_only=True) as con:
+        built = con.execute("select built_at from search.index_state").fetchone()
+    publish_snapshot(wh, serving, schemas=("analytics",))  # nothing rebuilt: the copy is kept
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute("select built_at from search.index_state").fetchone() == built
+
+    _transcripts_warehouse(wh, [*said, ("m3", 2, "bayes bayes bayes bayes")])  # a rebuild: copied again
+    publish_snapshot(wh, serving, schemas=("analytics",))
+    assert {h[0] for h in _hits(serving, "bayes", attach=True)} == {"m1", "m2", "m3"}
+    assert _hits(serving, "bayes", attach=True) == _hits(wh, "bayes", attach=False)
+
+    with duckdb.connect(str(wh)) as con:  # docs/transcripts.md's removal
+        con.execute("drop schema search cascade")
+        con.execute("drop schema fts_search_documents cascade")
+    assert "search.documents" not in publish_snapshot(wh, serving, schemas=("analytics",))
+    with duckdb.connect(str(serving), read_only=True) as con:
+        schemas = {r[0] for r in con.execute("select schema_name from duckdb_schemas()").fetchall()}
+    assert not schemas & {"search", "fts_search_documents"}
