@@ -172,18 +172,22 @@ _BLANKISH_LINE = re.compile(r"\n[ \t]+\n")
 
 
 _CUE = re.compile(
-    r"^(?<![^\n]\n)(\d+)\n(\d\d):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d\d):([0-5]\d):([0-5]\d)\.(\d{3})\n([^\n]+(?:\n[^\n]+)*)$",
+    r"^(?<![^\n]\n)(\d+)\n(\d\d:[0-5]\d:[0-5]\d\.\d{3}) --> (\d\d:[0-5]\d:[0-5]\d\.\d{3})\n([^\n]+(?:\n[^\n]+)*)$",
     re.M,
 )
 
+FastCues = tuple[list[int], list[str], list[str], list[str | None], list[str]]
+"""Cue numbers, start and end as written (``HH:MM:SS.mmm``), speakers and texts."""
 
-def _fast_vtt(text: str) -> list[tuple[int, float, float, str | None, str]] | None:
-    """Cues of a WebVTT file of the regular Zoom shape (header, blank line, numbered cues with
-    ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` separated by empty lines); None for anything else.
+
+def fast_vtt_columns(text: str) -> FastCues | None:
+    """The cues of a WebVTT file of the regular Zoom shape (header, blank line, numbered cues with
+    ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` separated by empty lines) as columns; None for anything else.
 
     One ``findall`` over the whole file finds every cue (in C), each starting a block; the file is
     of the regular shape when every block between empty lines is one of them, else the line parser
-    reads it."""
+    reads it. Times stay text (fixed width, so they compare as text): the stage turns them into
+    seconds in SQL, with the line parser's arithmetic."""
     if "\r" in text:
         text = text.replace("\r", "")
     if _BLANKISH_LINE.search(text):
@@ -194,13 +198,15 @@ def _fast_vtt(text: str) -> list[tuple[int, float, float, str | None, str]] | No
     found = _CUE.findall(rest)
     if len(found) != sum(1 for block in rest.split("\n\n") if block.strip("\n")):
         return None  # a block that is not a cue of the regular shape
-    out = []
+    if not found:
+        return [], [], [], [], []
+    numbers, starts, ends, bodies = zip(*found, strict=True)
+    if any(e < b for b, e in zip(starts, ends, strict=True)):
+        return None  # a cue that ends before it starts: the line parser says where
+    speakers: list[str | None] = []
+    texts: list[str] = []
     speaker_of = _SPEAKER.match
-    for n, h1, m1, s1, f1, h2, m2, s2, f2, body in found:
-        start = (int(h1) * 3600 + int(m1) * 60 + int(s1)) * 1000 + int(f1)
-        end = (int(h2) * 3600 + int(m2) * 60 + int(s2)) * 1000 + int(f2)
-        if end < start:
-            return None
+    for body in bodies:
         if "\n" in body:
             speaker, said = _speaker_and_text(body.split("\n"))
         else:  # _speaker_and_text of one line, inlined (most cues)
@@ -211,8 +217,28 @@ def _fast_vtt(text: str) -> list[tuple[int, float, float, str | None, str]] | No
                 speaker, said = None, body.strip()
         if len(said) > MAX_CUE_CHARS:
             return None
-        out.append((int(n), start / 1000, end / 1000, speaker, said))
-    return out
+        speakers.append(speaker)
+        texts.append(said)
+    return [int(n) for n in numbers], list(starts), list(ends), speakers, texts
+
+
+def _clock_seconds(stamp: str) -> float:
+    """``HH:MM:SS.mmm`` as seconds, the line parser's way (whole milliseconds, then / 1000)."""
+    return (
+        (int(stamp[0:2]) * 3600 + int(stamp[3:5]) * 60 + int(stamp[6:8])) * 1000 + int(stamp[9:12])
+    ) / 1000
+
+
+def _fast_vtt(text: str) -> list[tuple[int, float, float, str | None, str]] | None:
+    """:func:`fast_vtt_columns` as ``(index, start_s, end_s, speaker, text)`` rows; None for anything else."""
+    cols = fast_vtt_columns(text)
+    if cols is None:
+        return None
+    numbers, starts, ends, speakers, texts = cols
+    return [
+        (n, _clock_seconds(b), _clock_seconds(e), sp, t)
+        for n, b, e, sp, t in zip(numbers, starts, ends, speakers, texts, strict=True)
+    ]
 
 
 def parse_vtt_text(text: str) -> list[tuple[int, float, float, str | None, str]]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.transcripts.parse import Malformed, parse_chat_text, parse_vtt_text
+from pipelines.transcripts.parse import FastCues, Malformed, fast_vtt_columns, parse_chat_text, parse_vtt_text
 
 log = logging.getLogger("pipelines.transcripts")
 
@@ -212,6 +212,29 @@ def _cue_schema():
     )
 
 
+def _fast_cue_schema():
+    """Cues of the fast path: start and end as written in the file (``HH:MM:SS.mmm``)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("file_no", pa.int32()),
+            ("cue_index", pa.int32()),
+            ("start_clock", pa.string()),
+            ("end_clock", pa.string()),
+            ("speaker", pa.string()),
+            ("text", pa.string()),
+        ]
+    )
+
+
+# HH:MM:SS.mmm as seconds, as the line parser computes them: whole milliseconds, then / 1000
+_CLOCK_SECONDS = (
+    "cast((cast(substr({t}, 1, 2) as bigint) * 3600 + cast(substr({t}, 4, 2) as bigint) * 60"
+    " + cast(substr({t}, 7, 2) as bigint)) * 1000 + cast(substr({t}, 10, 3) as bigint) as double) / 1000"
+)
+
+
 def _files_schema():
     import pyarrow as pa
 
@@ -240,7 +263,20 @@ class _Batch:
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
         self.cols: dict[str, list] = {name: [] for name in _cue_schema().names}
+        # cues of the fast path: times as written (HH:MM:SS.mmm), made seconds by the insert
+        self.fast: dict[str, list] = {name: [] for name in _fast_cue_schema().names}
         self.files: dict[str, dict[str, Any]] = {}  # file key -> files row
+
+    def add_fast(self, cols: FastCues) -> None:
+        """The cues (columns of :func:`fast_vtt_columns`) of the file whose ``file_row`` comes next."""
+        numbers, starts, ends, speakers, texts = cols
+        c = self.fast
+        c["file_no"] += [len(self.files)] * len(numbers)
+        c["cue_index"] += numbers
+        c["start_clock"] += starts
+        c["end_clock"] += ends
+        c["speaker"] += speakers
+        c["text"] += texts
 
     def add_cues(self, f: dict[str, Any], cues: list[tuple]) -> None:
         """The cues of the file whose ``file_row`` comes next."""
@@ -271,19 +307,25 @@ class _Batch:
         }
 
     def rows(self) -> int:
-        return len(self.cols["file_no"])
+        return len(self.cols["file_no"]) + len(self.fast["file_no"])
 
 
 def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
-    try:
-        cues = parse_file(text, f["file_type"])
-    except Malformed as exc:
-        _quarantine(batch, f, str(exc), summary)
-        return
-    batch.add_cues(f, cues)
-    batch.file_row(f, "parsed", None, len(cues))
+    fast = fast_vtt_columns(text) if f["file_type"] != "CHAT" else None
+    if fast is not None:  # Zoom's regular WebVTT: columns straight from one findall
+        count = len(fast[0])
+        batch.add_fast(fast)
+    else:
+        try:
+            cues = parse_file(text, f["file_type"])
+        except Malformed as exc:
+            _quarantine(batch, f, str(exc), summary)
+            return
+        count = len(cues)
+        batch.add_cues(f, cues)
+    batch.file_row(f, "parsed", None, count)
     summary.files_parsed += 1
-    summary.cues_loaded += len(cues)
+    summary.cues_loaded += count
 
 
 def _quarantine(batch: _Batch, f: dict[str, Any], reason: str, summary: TranscriptsSummary) -> None:
@@ -300,8 +342,10 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
     if not batch.files:
         return
     cue_rows = pa.Table.from_pydict(batch.cols, schema=_cue_schema())
+    fast_rows = pa.Table.from_pydict(batch.fast, schema=_fast_cue_schema())
     file_rows = pa.Table.from_pylist(list(batch.files.values()), schema=_files_schema())
-    con.register("cue_rows", cue_rows)
+    con.register("slow_rows", cue_rows)
+    con.register("fast_rows", fast_rows)
     con.register("file_rows", file_rows)
     con.execute("begin")
     try:
@@ -313,7 +357,13 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
             select f.file_key, c.cue_index, f.meeting_uuid, f.file_type, c.start_offset_s, c.end_offset_s,
                 f.recording_start + to_milliseconds(cast(round(c.start_offset_s * 1000) as bigint)) as spoken_at,
                 c.speaker, c.text, f.sha256 as file_sha256, f.parsed_at as loaded_at
-            from cue_rows as c
+            from (
+                select file_no, cue_index, start_offset_s, end_offset_s, speaker, text from slow_rows
+                union all
+                select file_no, cue_index, {_CLOCK_SECONDS.format(t="start_clock")}, {_CLOCK_SECONDS.format(t="end_clock")},
+                    speaker, text
+                from fast_rows
+            ) as c
             join file_rows as f on f.file_no = c.file_no
             """
         )
@@ -323,8 +373,8 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
         con.execute("rollback")
         raise
     finally:
-        con.unregister("cue_rows")
-        con.unregister("file_rows")
+        for name in ("slow_rows", "fast_rows", "file_rows"):
+            con.unregister(name)
 
 
 def run_transcripts(
