@@ -44,7 +44,7 @@ log = logging.getLogger("pipelines.report")
 NOTEBOOKS_DIR = paths.ROOT / "notebooks"
 EXAMPLE_QUERIES = paths.ROOT / "docs" / "example_queries.sql"
 # The notebooks, in the order of the report index.
-NOTEBOOKS = ("quality_overview", "participant_experience", "recordings")
+NOTEBOOKS = ("quality_overview", "participant_experience", "recordings", "transcripts")
 
 # Where a plot's vega-lite spec is: in a report, the inert JSON next to its SVG (render_offline); in
 # a ``marimo export html`` page, a cell output in the session JSON
@@ -466,6 +466,15 @@ class _Page:
             return (
                 f'<div class="callout {kind}">{self.fragment(str(_json_attr(attrs, "data-html", "")))}</div>'
             )
+        if name in ("marimo-text", "marimo-text-area", "marimo-dropdown"):
+            # an input: on paper, its label and the value the report was built with
+            label = self.fragment(str(_json_attr(attrs, "data-label", "") or ""))
+            value = _json_attr(attrs, "data-initial-value", "")
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            return (
+                f'<div class="input"><span class="input-label">{label}</span> '
+                f'<span class="input-value">{html.escape(shown)}</span></div>'
+            )
         if name in ("marimo-tabs", "marimo-accordion"):
             labels = _json_attr(attrs, "data-tabs" if name == "marimo-tabs" else "data-labels", []) or []
             panes = [self.fragment(pane) for *_, pane in _elements(inner, "div")]
@@ -509,6 +518,9 @@ caption { caption-side: bottom; text-align: left; color: #6b7280; font-size: .8r
 .callout.danger, .callout.alert { border-color: #dc2626; background: #fef2f2; }
 .callout.info { border-color: #2563eb; background: #eff6ff; }
 .callout.success { border-color: #16a34a; background: #f0fdf4; }
+.input { margin: .6rem 0; }
+.input-label { font-weight: 600; }
+.input-value { border: 1px solid #d1d5db; border-radius: 4px; padding: .1rem .5rem; background: #f9fafb; }
 .pane { margin: .6rem 0 1rem; }
 .pane-label { font-weight: 600; }
 footer { margin-top: 3rem; color: #6b7280; font-size: .8rem; }

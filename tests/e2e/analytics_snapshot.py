@@ -7,6 +7,10 @@ vars pointing into a temporary folder:
 
 * ``python -m pipelines load``       (``make load``: the Zoom and MEETS dlt sources)
 * ``python -m pipelines transform``  (``make transform``: dbt build, then the serving snapshot)
+* ``python -m pipelines recordings --types transcript,cc,chat`` and ``python -m pipelines transcripts``
+  (what ``make run`` does after the transform, for the text files only: the copy inventory, the cues
+  and the search index), then ``transform --select source:transcripts+`` (the transcript marts) and
+  publish, as ``make run`` does
 
 The serving file is wherever the pipeline puts it (``pipelines.paths.serving_path()`` for that
 warehouse, ``MW_SERVING`` deliberately unset), so the tests read exactly what a BI tool would.
@@ -168,5 +172,8 @@ def served() -> Served:
         )
         s.cli("load")
         s.transform()
+        s.cli("recordings", "--types", "transcript,cc,chat", "--no-progress")
+        s.cli("transcripts")
+        s.cli("transform", "--select", "source:transcripts+")
         _served = s
         return s

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests.` importa
 from tests.e2e.analytics_snapshot import Served, served
 
 # plots each notebook must render (a branch that only shows a note does not count)
-MIN_PLOTS = {"quality_overview": 4, "participant_experience": 6, "recordings": 2}
+MIN_PLOTS = {"quality_overview": 4, "participant_experience": 6, "recordings": 2, "transcripts": 3}
 
 
 @pytest.fixture(scope="module")

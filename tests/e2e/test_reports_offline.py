@@ -32,7 +32,7 @@ from tests.e2e.analytics_snapshot import served
 from tests.e2e.test_notebooks import MIN_PLOTS
 
 # tables each report must show (mo.ui.table outputs of the notebook on the sandbox snapshot)
-MIN_TABLES = {"quality_overview": 2, "participant_experience": 3, "recordings": 1}
+MIN_TABLES = {"quality_overview": 2, "participant_experience": 3, "recordings": 1, "transcripts": 2}
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -202,6 +202,28 @@ def test_render_offline_turns_marimo_elements_into_plain_html() -> None:
     assert "the first 1 of 40 rows" in page
     assert "<b>first</b>" in page and "<p>two</p>" in page  # every tab, under its label
     assert '<div class="callout warn"><b>careful</b></div>' in page
+
+
+def test_render_offline_shows_inputs_with_the_value_the_report_used() -> None:
+    """A text box or a dropdown (the transcripts notebook's query and meeting) is drawn as its label
+    and the value the outputs below it were computed with."""
+    label = _attr('<span class="paragraph">Search <b>what</b> was said</span>')
+    text = f"<marimo-text data-initial-value='{_attr('bayes & co')}' data-label='{label}'></marimo-text>"
+    dropdown = (
+        f"<marimo-dropdown data-initial-value='{_attr(['2026-11-29 Ethics'])}' "
+        f"data-options='{_attr(['2026-11-29 Ethics', 'other'])}' data-label='{_attr('Meeting')}'>"
+        "</marimo-dropdown>"
+    )
+    page, _ = render_offline(
+        _marimo_page(
+            {"type": "data", "data": {"text/html": f"<marimo-ui-element>{text}</marimo-ui-element>"}},
+            {"type": "data", "data": {"text/html": f"<div>{dropdown}</div>"}},
+        ),
+        notebook="synthetic",
+    )
+    assert "<marimo-" not in page
+    assert '<span class="input-value">bayes &amp; co</span>' in page and "Search <b>what</b> was said" in page
+    assert '<span class="input-value">2026-11-29 Ethics</span>' in page and "other" not in page
 
 
 def test_render_offline_refuses_what_it_cannot_draw() -> None:
