@@ -271,6 +271,10 @@ def _(alt, checked, mo, q):
         )
         .properties(width=520, height=240, title="How much of the talk is the host's, across meetings")
     )
+    mo.stop(
+        not host_share.height,
+        mo.callout(mo.md("No meeting has a transcript with its host's talk to count."), kind="info"),
+    )
     mo.vstack(
         [
             mo.md(

@@ -46,6 +46,9 @@ EXAMPLE_QUERIES = paths.ROOT / "docs" / "example_queries.sql"
 # The notebooks, in the order of the report index.
 NOTEBOOKS = ("quality_overview", "participant_experience", "recordings", "transcripts")
 
+# marimo's error name for a cell it did not run because a cell above called ``mo.stop``
+STOPPED = "ancestor-stopped"
+
 # Where a plot's vega-lite spec is: in a report, the inert JSON next to its SVG (render_offline); in
 # a ``marimo export html`` page, a cell output in the session JSON
 # (``"application/vnd.vegalite.v6+json": "<spec as a JSON string>"``) or, inside a layout
@@ -553,6 +556,8 @@ def render_offline(marimo_html: str, *, notebook: str, title: str | None = None)
     parts: list[str] = []
     for cell in cells:
         for output in cell.get("outputs") or []:
+            if output.get("type") == "error" and output.get("ename") == STOPPED:
+                continue  # not run on purpose: the cell that called mo.stop shows why
             if output.get("type") == "error":
                 raise ReportRenderError(f"{notebook}: cell {cell.get('id')} failed: {output}")
             data = output.get("data") or {}
@@ -613,8 +618,11 @@ def export_notebook(notebook: Path, out: Path, *, timeout: float = 600) -> int:
         detail = (proc.stderr or proc.stdout).strip()[-4000:]
         raise RuntimeError(f"exporting {notebook.name} failed (exit {proc.returncode}):\n{detail}")
     try:
-        page, plots = render_offline(tmp.read_text(encoding="utf-8"), notebook=notebook.stem)
-        if plots == 0:
+        exported = tmp.read_text(encoding="utf-8")
+        page, plots = render_offline(exported, notebook=notebook.stem)
+        # no plot is an error, unless the notebook stopped on purpose (mo.stop: nothing to plot yet,
+        # e.g. no transcripts while the transcripts stage is off)
+        if plots == 0 and f'"{STOPPED}"' not in exported:
             raise RuntimeError(f"exporting {notebook.name} produced no plots")
         tmp.write_text(page, encoding="utf-8")
     except BaseException:

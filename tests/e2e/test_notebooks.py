@@ -112,6 +112,28 @@ def test_recordings_notebook_with_an_inventory(snapshot: Served, tmp_path: Path)
     assert "No recordings inventory" not in html  # the report carries outputs, not the notebook's code
 
 
+def test_transcripts_notebook_without_transcripts(snapshot: Served, tmp_path: Path) -> None:
+    """With the transcripts stage off (or not run yet) the marts are empty and there is no search
+    index: the notebook says so, and `make report` still exports it."""
+    import duckdb
+
+    serving = tmp_path / "no_transcripts.duckdb"
+    serving.write_bytes(snapshot.serving.read_bytes())
+    with duckdb.connect(str(serving)) as con:
+        con.execute("delete from analytics.fct_transcript_segments")
+        con.execute("delete from analytics.fct_meeting_talk_time")
+        con.execute("drop schema if exists fts_search_documents cascade")
+        con.execute("drop schema if exists search cascade")
+    proc = run_notebook("transcripts", serving)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MW_SERVING", str(serving))
+        (path,) = build_reports(tmp_path / "reports", notebooks=("transcripts",))
+    html = path.read_text(encoding="utf-8")
+    assert "No transcript, captions or chat in this snapshot yet" in html
+    assert plot_specs(html) == []
+
+
 def _has_recordings_cli() -> bool:
     from tests.e2e.analytics_snapshot import _cli_commands
 

@@ -226,6 +226,20 @@ def test_render_offline_shows_inputs_with_the_value_the_report_used() -> None:
     assert '<span class="input-value">2026-11-29 Ethics</span>' in page and "other" not in page
 
 
+def test_render_offline_skips_cells_stopped_on_purpose() -> None:
+    """A cell below an ``mo.stop`` is not run (marimo's error ``ancestor-stopped``): nothing to draw,
+    the stopping cell's note says why. Any other error still fails the report."""
+    note = {"type": "data", "data": {"text/markdown": "<p>No transcripts yet.</p>"}}
+    stopped = {
+        "type": "error",
+        "ename": "ancestor-stopped",
+        "evalue": "an ancestor was stopped",
+        "traceback": [],
+    }
+    page, plots = render_offline(_marimo_page(note, stopped), notebook="synthetic")
+    assert plots == 0 and "No transcripts yet." in page and "ancestor" not in page
+
+
 def test_render_offline_refuses_what_it_cannot_draw() -> None:
     unknown = {"type": "data", "data": {"text/html": "<marimo-slider data-start='0'></marimo-slider>"}}
     with pytest.raises(ReportRenderError, match="marimo-slider"):
