@@ -4,7 +4,6 @@ warehouse's."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
-from _support import env_for  # noqa: E402
+from _support import cli, env_for  # noqa: E402
 
 
 @pytest.fixture
@@ -33,14 +32,7 @@ def test_run_ends_with_one_summary_that_matches_the_warehouse(sandbox: Any, tmp_
         MW_RECORDINGS_DEST=str(tmp_path / "recordings"),
         DBT_LOG_PATH=str(tmp_path / "dbt_logs"),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines", "run"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = cli(["run"], env, timeout=900)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     summary = out[out.index("== run summary ==") :]
@@ -87,14 +79,7 @@ def test_run_ends_with_one_summary_that_matches_the_warehouse(sandbox: Any, tmp_
 
 def test_run_with_a_bad_setting_stops_before_anything(tmp_path: Path) -> None:
     env = env_for(tmp_path, None, SOURCES__ZOOM__PLAN="busines", MW_RECORDINGS_DEST=str(tmp_path / "rec"))
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines", "run"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli(["run"], env, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "sources.zoom.plan = 'busines'" in done.stdout and "run summary" not in done.stdout
     assert not (tmp_path / "warehouse").exists() and not (tmp_path / "rec").exists()
