@@ -66,15 +66,18 @@ def meets_account(base_url: str, sandbox: bool) -> SourceAccount:
     return SourceAccount("meets", host, _fingerprint(host), what)
 
 
-def check_account(con: object, account: SourceAccount, *, refresh: bool, has_data: bool) -> str:
+def check_account(
+    con: object, account: SourceAccount, *, refresh: bool, has_data: bool, record: bool = True
+) -> str:
     """Compare ``account`` with the warehouse's record (``con``: a DuckDB connection), record it when
     there is none (or ``refresh`` starts over); raise :class:`AccountMismatch` for another account.
     Returns what happened: "recorded", "same" or "replaced"."""
-    con.execute("create schema if not exists ops")  # type: ignore[attr-defined]
-    con.execute(  # type: ignore[attr-defined]
-        f"create table if not exists {TABLE} (source varchar primary key, host varchar not null, "
-        "fingerprint varchar not null, label varchar not null, recorded_at timestamptz not null)"
-    )
+    if record:
+        con.execute("create schema if not exists ops")  # type: ignore[attr-defined]
+        con.execute(  # type: ignore[attr-defined]
+            f"create table if not exists {TABLE} (source varchar primary key, host varchar not null, "
+            "fingerprint varchar not null, label varchar not null, recorded_at timestamptz not null)"
+        )
     row = con.execute(  # type: ignore[attr-defined]
         f"select host, fingerprint, label from {TABLE} where source = ?", [account.source]
     ).fetchone()
@@ -89,6 +92,8 @@ def check_account(con: object, account: SourceAccount, *, refresh: bool, has_dat
             f"to drop the {name} data and load the new account from scratch, or set MW_WAREHOUSE to "
             "another file to keep both."
         )
+    if not record:
+        return "unrecorded"
     if row is None and has_data:
         log.info(
             "warehouse holds %s data from before accounts were recorded: taken as %s",
@@ -116,3 +121,19 @@ def guard_warehouse(path: Path, account: SourceAccount, *, refresh: bool, datase
             ).fetchone()[0]
         )
         return check_account(con, account, refresh=refresh, has_data=has_data)
+
+
+def verify_account(path: Path, account: SourceAccount) -> None:
+    """Read-only: raise :class:`AccountMismatch` when the warehouse records another account (for
+    commands that only read, such as ``plan``); nothing happens without a warehouse or a record."""
+    import duckdb
+
+    if not Path(path).exists():
+        return
+    with duckdb.connect(str(path), read_only=True) as con:
+        known = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = ?",
+            [TABLE.split(".")[1]],
+        ).fetchone()[0]
+        if known:
+            check_account(con, account, refresh=False, has_data=True, record=False)

@@ -566,7 +566,9 @@ def explain_failure(exc: BaseException) -> tuple[int, str] | None:
         return 2, str(exc)  # the configuration: exit 2, like a usage error
     if isinstance(exc, LedgerError):
         return 1, str(exc)
-    if isinstance(exc, ApiError | NotAWarehouse) or type(exc).__name__ == "WarehouseLocked":
+    from pipelines.accounts import AccountMismatch
+
+    if isinstance(exc, ApiError | NotAWarehouse | AccountMismatch) or type(exc).__name__ == "WarehouseLocked":
         return 1, f"{type(exc).__name__}: {exc}"
     return None
 

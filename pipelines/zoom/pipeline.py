@@ -30,7 +30,7 @@ import dlt
 import duckdb
 
 from pipelines import clock
-from pipelines.accounts import guard_warehouse, zoom_account
+from pipelines.accounts import guard_warehouse, verify_account, zoom_account
 from pipelines.api_client import (
     DEFAULT_REDACTOR,
     HEAVY,
@@ -640,6 +640,18 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
         raise
     zoom = build_client(settings, budget=budget, auth=auth)
     pipeline = zoom_pipeline()
+    try:  # a plan for another account than the warehouse holds would be a plan for nothing
+        verify_account(
+            warehouse_path(),
+            zoom_account(settings.api_base_url, settings.account_id, settings.client_id, settings.sandbox),
+        )
+    except duckdb.Error as exc:  # locked by a load: the state check below says so too
+        log.warning("plan: could not read the warehouse's account record (%s)", exc)
+    except BaseException:
+        zoom.api.close()
+        token_endpoint.close()
+        budget.close()
+        raise
     if warehouse_path().exists():
         try:  # like the load: the warehouse's state wins over a lost or stale working folder
             pipeline.sync_destination()

@@ -21,6 +21,9 @@ def test_another_zoom_account_is_refused_until_refresh(tiny: Any, tmp_path: Path
     with connect(warehouse) as con:
         before = con.execute("select count(*) from zoom_raw.meetings").fetchone()[0]
 
+    plan = cli(["plan"], env_for(tmp_path, other.base))  # a plan for the other account is refused too
+    assert plan.returncode != 0 and "points at" in plan.stdout + plan.stderr, plan.stdout + plan.stderr
+    assert "Traceback" not in plan.stdout + plan.stderr
     refused = cli(["load", "--source", "zoom"], env_for(tmp_path, other.base))
     out = refused.stdout + refused.stderr
     assert refused.returncode == 1, out
