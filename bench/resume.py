@@ -92,17 +92,29 @@ def main() -> None:
         truth = compute_truth(  # in process: at large scales it takes longer than an HTTP timeout
             srv.state.account, srv.state.now(), attendance_final_after=srv.config.attendance_final_after
         )
-        sb.admin("reset", {})
-        started = time.monotonic()
-        cost = _journal_cost(work / "baseline", sb.base)
-        full = _stats(sb)
-        full_seconds = time.monotonic() - started
-        shutil.rmtree(work / "baseline", ignore_errors=True)
+        known = os.environ.get("BENCH_BASELINE")  # a results file of the same scale: reuse its baseline
+        if known:
+            doc = json.loads(Path(known).read_text())
+            full = {k: doc["uninterrupted"][k] for k in ("heavy", "details", "report")}
+            full_seconds = doc["uninterrupted"]["seconds"]
+            cost = doc["baseline_run"]
+        else:
+            sb.admin("reset", {})
+            started = time.monotonic()
+            cost = _journal_cost(work / "baseline", sb.base)
+            full = _stats(sb)
+            full_seconds = time.monotonic() - started
+            shutil.rmtree(work / "baseline", ignore_errors=True)
         print(f"{scale}: uninterrupted load {full} in {full_seconds:.0f}s", flush=True)
         rng = random.Random(SEED)
         moments = sorted(rng.randint(1, full["heavy"] - 1) for _ in range(trials))
+        # BENCH_ONLY=a-b runs trials a..b only (a second process on another core takes the rest)
+        first, _, last = os.environ.get("BENCH_ONLY", f"0-{trials - 1}").partition("-")
+        chosen = range(int(first), int(last or first) + 1)
         rows = []
         for i, moment in enumerate(moments):
+            if i not in chosen:
+                continue
             tmp = work / f"trial{i:02d}"
             env = env_for(tmp, sb.base)
             sb.admin("reset", {})
@@ -139,12 +151,12 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
             shutil.rmtree(tmp, ignore_errors=True)
-            _write(scale, trials, full, full_seconds, cost, rows)  # what is measured so far, if stopped
+            _write(scale, trials, full, full_seconds, cost, rows, chosen)  # what is measured so far
         print(
             json.dumps(
                 {
                     k: v
-                    for k, v in _write(scale, trials, full, full_seconds, cost, rows).items()
+                    for k, v in _write(scale, trials, full, full_seconds, cost, rows, chosen).items()
                     if k != "trials_detail"
                 },
                 indent=2,
@@ -156,7 +168,13 @@ def main() -> None:
 
 
 def _write(
-    scale: str, trials: int, full: dict[str, int], full_seconds: float, cost: dict[str, Any], rows: list[dict]
+    scale: str,
+    trials: int,
+    full: dict[str, int],
+    full_seconds: float,
+    cost: dict[str, Any],
+    rows: list[dict],
+    chosen: range,
 ) -> dict[str, Any]:
     shares = [r["wasted_share"] for r in rows]
     journal = cost["journal"]
@@ -176,8 +194,10 @@ def _write(
         "goal_max_share": 0.02,
         "met": max(shares) <= 0.02,
         "trials_detail": rows,
+        "baseline_run": cost,
     }
-    path = RESULTS.with_name(f"resume_{scale}.json")
+    part = "" if len(chosen) == trials else f"_{chosen.start}-{chosen.stop - 1}"
+    path = RESULTS.with_name(f"resume_{scale}{part}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     return result
