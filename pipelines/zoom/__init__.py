@@ -45,7 +45,7 @@ from pipelines.zoom.client import (
     month_start,
     month_windows,
 )
-from pipelines.zoom.journal import FetchJournal
+from pipelines.zoom.journal import FetchJournal, listing_key, settled
 from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp
 from pipelines.zoom.schema import (
     ACTIVE_HOSTS_COLUMNS,
@@ -457,6 +457,21 @@ class HarvestContext:
             self._record(exc, where)
             return None
 
+    def settled_call(
+        self, key: str, window_end: dt.date, where: str, fn: Callable[..., T], *args: Any
+    ) -> T | None:
+        """:meth:`call` for a listing window; a window that ends before the lookback (a completed
+        run would not ask again) is kept in the journal, and taken from there by the next run."""
+        keep = self.journal is not None and settled(window_end, self.today, self.lookback_days)
+        if keep:
+            kept = self.journal.get_doc(key)  # type: ignore[union-attr]
+            if kept is not None:  # asked by an interrupted run
+                return kept["answer"]
+        got = self.call(where, fn, *args)
+        if keep and got is not None:
+            self.journal.put_doc(key, {"answer": got})  # type: ignore[union-attr]
+        return got
+
     def budget_allows(self, category: str, requests: int) -> bool:
         """Whether today's budget still covers ``requests`` more calls in ``category``.
 
@@ -627,21 +642,14 @@ def zoom_source(ctx: Any) -> Any:
         resume = dt.date.fromisoformat(state.get("resume_from") or earliest.isoformat())
         first = max(earliest, month_start(min(resume, ctx.today - dt.timedelta(days=ctx.lookback_days))))
         windows = month_windows(first, ctx.today)
-        settled_before = ctx.today - dt.timedelta(days=ctx.lookback_days)  # later runs do not ask again
         for index, (a, b) in enumerate(windows):
             ctx.progress(f"active hosts {a:%Y-%m}")
-            key = f"report:active_hosts:{a}:{b}"
-            kept = ctx.journal.get_doc(key) if ctx.journal is not None and b < settled_before else None
-            if kept is not None:  # asked by an interrupted run
-                items = list(kept["items"])
-            else:
-                got = ctx.call("active hosts report", ctx.zoom.active_hosts, a, b)
-                if got is None:
-                    state["resume_from"] = a.isoformat()
-                    return
-                items, _ = got
-                if ctx.journal is not None and b < settled_before:
-                    ctx.journal.put_doc(key, {"items": items})
+            key = listing_key("active_hosts", a, b)
+            got = ctx.settled_call(key, b, "active hosts report", ctx.zoom.active_hosts, a, b)
+            if got is None:
+                state["resume_from"] = a.isoformat()
+                return
+            items, _ = got
             rows = []
             for u in items:
                 row = _clean(u)
@@ -749,23 +757,15 @@ def zoom_source(ctx: Any) -> Any:
             )
             first = earliest
         listed: set[str] = set()
-        settled_before = ctx.today - dt.timedelta(days=ctx.lookback_days)  # later runs do not list again
         for a, b in month_windows(first, ctx.today):
             ctx.progress(f"meetings {a:%Y-%m-%d}..{b:%Y-%m-%d}")
             rows: list[dict] = []
             for kind in ctx.meeting_types:
-                key = f"list:meetings:{kind}:{a}:{b}"
-                settled = ctx.journal is not None and b < settled_before
-                kept = ctx.journal.get_doc(key) if settled else None  # type: ignore[union-attr]
-                if kept is not None:  # listed by an interrupted run
-                    items = list(kept["items"])
-                else:
-                    items = ctx.call("meeting list", ctx.zoom.dashboard_meetings, a, b, kind)
-                    if items is None:
-                        ctx.windows_left_from = a
-                        return
-                    if settled:
-                        ctx.journal.put_doc(key, {"items": items})  # type: ignore[union-attr]
+                key = listing_key("dashboard_meetings", kind, a, b)
+                items = ctx.settled_call(key, b, "meeting list", ctx.zoom.dashboard_meetings, a, b, kind)
+                if items is None:
+                    ctx.windows_left_from = a
+                    return
                 shaped = [shape_meeting(m, kind) for m in items if m.get("end_time")]
                 rows.extend(split_valid(shaped, check_meeting, ctx.quarantine, "meetings", "uuid", set()))
             listed.update(str(r["uuid"]) for r in rows)

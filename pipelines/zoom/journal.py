@@ -18,6 +18,7 @@ by ``load --refresh``.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -40,6 +41,20 @@ SUFFIX = ".json.zst"
 def _key(key: str) -> str:
     """A file name for a key (meeting UUIDs hold ``/`` and ``+``)."""
     return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+LISTING_PREFIX = "listing:"
+
+
+def listing_key(endpoint: str, *parts: object) -> str:
+    """The key of a listing's answer: the endpoint and what selects the page (kind, window)."""
+    return LISTING_PREFIX + ":".join([endpoint, *map(str, parts)])
+
+
+def settled(window_end: dt.date, today: dt.date, lookback_days: int) -> bool:
+    """Whether a window ends before the lookback: a completed run would not list it again, so an
+    interrupted run's answer for it is as good as a new one."""
+    return window_end < today - dt.timedelta(days=lookback_days)
 
 
 @dataclass
@@ -68,7 +83,9 @@ class FetchJournal:
         self.folder = Path(self.folder)
 
     def _path(self, key: str) -> Path:
-        return self.folder / f"{_key(key)}{SUFFIX}"
+        # a meeting's answers (key: its UUID) and a listing's (key: ``listing_key``) are told apart
+        kind = "listing" if key.startswith(LISTING_PREFIX) else "meeting"
+        return self.folder / f"{kind}-{_key(key)}{SUFFIX}"
 
     def __len__(self) -> int:
         return len(self.files())
@@ -78,6 +95,10 @@ class FetchJournal:
 
     def files(self) -> list[Path]:
         return sorted(self.folder.glob(f"*{SUFFIX}")) if self.folder.exists() else []
+
+    def meetings(self) -> int:
+        """How many meetings' answers are kept."""
+        return sum(1 for p in self.files() if p.name.startswith("meeting-"))
 
     def put(
         self,
@@ -106,7 +127,7 @@ class FetchJournal:
         return self._path(key).exists()
 
     def put_doc(self, key: str, doc: dict[str, Any]) -> None:
-        """Keep any answer under ``key`` (a meeting UUID, ``report:<from>:<to>``...), whole or not at all."""
+        """Keep any answer under ``key`` (a meeting UUID or a :func:`listing_key`), whole or not at all."""
         started = time.perf_counter()
         body = orjson.dumps({"format": FORMAT, "key": key, **doc})
         data = self._codec.compress(body, asbytes=True)

@@ -69,7 +69,7 @@ from pipelines.zoom.client import (
     month_windows,
     utc_today,
 )
-from pipelines.zoom.journal import FetchJournal
+from pipelines.zoom.journal import FetchJournal, listing_key, settled
 from pipelines.zoom.qos import parse_zoom_timestamp
 from pipelines.zoom.settings import ZoomSettings, load_settings
 
@@ -415,7 +415,7 @@ def _interrupted(stop: KeyboardInterrupt, journal: FetchJournal, zoom: ZoomClien
     """The one line an interrupted Zoom load prints: what was kept and how to resume."""
     code = exit_code(stop)
     heavy = zoom.api.stats.get(HEAVY, {}).get("sent", 0)
-    kept = len(journal)
+    kept = journal.meetings()
     return LoadInterrupted(
         f"Zoom load interrupted ({signal_name(code)}): participants and QoS of {kept:,} meetings are kept "
         f"in {journal.folder} ({heavy:,} heavy requests spent this run); the next `make load` loads them "
@@ -704,11 +704,12 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
             ),
         )
         journal = FetchJournal(journal_dir())  # answers an interrupted run kept: loaded without asking again
-        settled_before = today - dt.timedelta(days=settings.lookback_days)
+
+        def asked(key: str, window_end: dt.date) -> bool:  # the load takes a settled window's kept answer
+            return not (settled(window_end, today, settings.lookback_days) and journal.has(key))
+
         estimate[HEAVY] += sum(
-            1
-            for a, b in month_windows(first, today)
-            if not (b < settled_before and journal.has(f"report:active_hosts:{a}:{b}"))
+            asked(listing_key("active_hosts", a, b), b) for a, b in month_windows(first, today)
         )
         # meetings: list the windows, then count the details still to fetch
         cursor = resources.get("meetings", {}).get("incremental", {}).get("end_time", {})
@@ -731,10 +732,9 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
                     if m.get("end_time") and m["uuid"] not in done:
                         to_fetch[m["uuid"]] = m.get("participants")
         estimate[RESOURCE_INTENSIVE] += sum(
-            1
+            asked(listing_key("dashboard_meetings", kind, a, b), b)
             for a, b in windows
             for kind in settings.meeting_types
-            if not (b < settled_before and journal.has(f"list:meetings:{kind}:{a}:{b}"))
         )
         kept = {u for u in to_fetch if journal.has(u)}
         estimate[HEAVY] += sum(qos_requests_for(n) for u, n in to_fetch.items() if u not in kept)
