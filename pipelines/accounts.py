@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
-
-log = logging.getLogger("pipelines.accounts")
 
 TABLE = "ops.source_accounts"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -66,61 +64,53 @@ def meets_account(base_url: str, sandbox: bool) -> SourceAccount:
     return SourceAccount("meets", host, _fingerprint(host), what)
 
 
-def check_account(
-    con: object, account: SourceAccount, *, refresh: bool, has_data: bool, record: bool = True
-) -> str:
+def _recorded(con: Any, source: str) -> tuple[str, str, str] | None:
+    """The warehouse's record for ``source``: (host, fingerprint, label), or None."""
+    return con.execute(f"select host, fingerprint, label from {TABLE} where source = ?", [source]).fetchone()
+
+
+def _mismatch(row: tuple[str, str, str], account: SourceAccount) -> AccountMismatch | None:
+    if (row[0], row[1]) == (account.host, account.fingerprint):
+        return None
+    name = "Zoom" if account.source == "zoom" else "MEETS"
+    return AccountMismatch(
+        f"This warehouse holds {name} data of {row[2]}, but the configuration points at "
+        f"{account.label}. One warehouse holds one account: run `python -m pipelines load --refresh` "
+        f"to drop the {name} data and load the new account from scratch, or set MW_WAREHOUSE to "
+        "another file to keep both."
+    )
+
+
+def check_account(con: Any, account: SourceAccount, *, refresh: bool) -> str:
     """Compare ``account`` with the warehouse's record (``con``: a DuckDB connection), record it when
     there is none (or ``refresh`` starts over); raise :class:`AccountMismatch` for another account.
     Returns what happened: "recorded", "same" or "replaced"."""
-    if record:
-        con.execute("create schema if not exists ops")  # type: ignore[attr-defined]
-        con.execute(  # type: ignore[attr-defined]
-            f"create table if not exists {TABLE} (source varchar primary key, host varchar not null, "
-            "fingerprint varchar not null, label varchar not null, recorded_at timestamptz not null)"
-        )
-    row = con.execute(  # type: ignore[attr-defined]
-        f"select host, fingerprint, label from {TABLE} where source = ?", [account.source]
-    ).fetchone()
-    now = dt.datetime.now(dt.UTC)
-    if row is not None and (row[0], row[1]) == (account.host, account.fingerprint):
-        return "same"
-    if row is not None and not refresh:
-        name = "Zoom" if account.source == "zoom" else "MEETS"
-        raise AccountMismatch(
-            f"This warehouse holds {name} data of {row[2]}, but the configuration points at "
-            f"{account.label}. One warehouse holds one account: run `python -m pipelines load --refresh` "
-            f"to drop the {name} data and load the new account from scratch, or set MW_WAREHOUSE to "
-            "another file to keep both."
-        )
-    if not record:
-        return "unrecorded"
-    if row is None and has_data:
-        log.info(
-            "warehouse holds %s data from before accounts were recorded: taken as %s",
-            account.source,
-            account.label,
-        )
-    con.execute(  # type: ignore[attr-defined]
+    con.execute("create schema if not exists ops")
+    con.execute(
+        f"create table if not exists {TABLE} (source varchar primary key, host varchar not null, "
+        "fingerprint varchar not null, label varchar not null, recorded_at timestamptz not null)"
+    )
+    row = _recorded(con, account.source)
+    if row is not None:
+        other = _mismatch(row, account)
+        if other is None:
+            return "same"
+        if not refresh:
+            raise other
+    con.execute(
         f"insert or replace into {TABLE} values (?, ?, ?, ?, ?)",
-        [account.source, account.host, account.fingerprint, account.label, now],
+        [account.source, account.host, account.fingerprint, account.label, dt.datetime.now(dt.UTC)],
     )
     return "recorded" if row is None else "replaced"
 
 
-def guard_warehouse(path: Path, account: SourceAccount, *, refresh: bool, dataset: str) -> str:
+def guard_warehouse(path: Path, account: SourceAccount, *, refresh: bool) -> str:
     """:func:`check_account` on the warehouse file (created if missing)."""
     import duckdb
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
-        has_data = bool(
-            con.execute(
-                "select count(*) from information_schema.tables where table_schema = ? "
-                "and not starts_with(table_name, '_dlt')",
-                [dataset],
-            ).fetchone()[0]
-        )
-        return check_account(con, account, refresh=refresh, has_data=has_data)
+        return check_account(con, account, refresh=refresh)
 
 
 def verify_account(path: Path, account: SourceAccount) -> None:
@@ -135,5 +125,7 @@ def verify_account(path: Path, account: SourceAccount) -> None:
             "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = ?",
             [TABLE.split(".")[1]],
         ).fetchone()[0]
-        if known:
-            check_account(con, account, refresh=False, has_data=True, record=False)
+        row = _recorded(con, account.source) if known else None
+        other = _mismatch(row, account) if row is not None else None
+        if other is not None:
+            raise other

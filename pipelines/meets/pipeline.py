@@ -113,7 +113,7 @@ def run_meets_load(
             run_kwargs["refresh"] = refresh
         try:
             account = meets_account(settings.base_url, settings.sandbox)
-            guard_warehouse(warehouse_path(), account, refresh=bool(refresh), dataset=DATASET_NAME)
+            guard_warehouse(warehouse_path(), account, refresh=bool(refresh))
             if pipeline.has_pending_data:
                 # A run killed after extracting left load packages behind. ``run(source)`` would
                 # load those and return without extracting anything new: finish them first.

@@ -359,7 +359,7 @@ def run_zoom_load(
                 account = zoom_account(
                     settings.api_base_url, settings.account_id, settings.client_id, settings.sandbox
                 )
-                guard_warehouse(warehouse_path(), account, refresh=refresh, dataset=DATASET_NAME)
+                guard_warehouse(warehouse_path(), account, refresh=refresh)
                 row_counts = _run_pipeline(pipeline, ctx, refresh)
             except BaseException as exc:
                 stop = interruption(exc)

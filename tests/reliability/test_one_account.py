@@ -47,21 +47,20 @@ def test_another_meets_domain_is_refused() -> None:
     with duckdb.connect() as con:
         ours = meets_account("https://north.meets.cirqlive.com/api", sandbox=False)
         theirs = meets_account("https://south.meets.cirqlive.com/api/", sandbox=False)
-        assert check_account(con, ours, refresh=False, has_data=False) == "recorded"
+        assert check_account(con, ours, refresh=False) == "recorded"
         assert (
             check_account(
                 con,
                 meets_account("https://north.meets.cirqlive.com/api/", False),
                 refresh=False,
-                has_data=True,
             )
             == "same"
         )
         with pytest.raises(
             AccountMismatch, match=r"MEETS at north\.meets\.cirqlive\.com/api.*MEETS at south"
         ):
-            check_account(con, theirs, refresh=False, has_data=True)
-        assert check_account(con, theirs, refresh=True, has_data=True) == "replaced"
+            check_account(con, theirs, refresh=False)
+        assert check_account(con, theirs, refresh=True) == "replaced"
 
 
 def test_zoom_identity_ignores_the_sandbox_port_but_not_the_account() -> None:
