@@ -9,8 +9,9 @@ agree. The files look like Zoom's:
   ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` line and ``Speaker Name: text`` lines, separated by blank lines;
   some cues name no speaker (Zoom could not tell), some run over two lines, names and words carry
   accents (``Chloé``, ``naïve``);
-* chat (``chat_file``, TXT): ``HH:MM:SS\\t From  Name to  Everyone:\\ttext`` per message, the time
-  since the recording started; a long message continues on lines starting with a tab.
+* chat (``chat_file``, TXT), as a cloud recording's chat file is written (public parsers of those
+  files read the same): ``HH:MM:SS\\tName:\\ttext`` per message, the time since the recording
+  started; a message with a soft return continues on a line without a time.
 
 A meeting talks mostly about a few *focus* words of :data:`VOCABULARY` (the first of which it says
 most), sometimes about others of its own *theme*, and fills the rest with :data:`FILLER` (DuckDB's
@@ -154,8 +155,8 @@ def generate(spec: TextSpec) -> TextFile:
                 text = _sentence(rng, focus, others)
                 parts = [text]
             cues.append(Cue(len(cues) + 1, t, t, who, text))
-            lines.append(f"{_chat_time(t)}\t From  {who} to  Everyone:\t{parts[0]}")
-            lines += [f"\t{p}" for p in parts[1:]]
+            lines.append(f"{_chat_time(t)}\t{who}:\t{parts[0]}")
+            lines += parts[1:]
             t += rng.randint(20_000, 240_000)
         body = "\n".join(lines) + ("\n" if lines else "")
         return TextFile(spec, tuple(cues), body.encode("utf-8"))

@@ -19,13 +19,16 @@ after the end time are ignored. :func:`parse_vtt_text` reads files of Zoom's reg
 regular expression per cue (about ten times faster) and hands anything else to :func:`parse_vtt`;
 both give the same cues.
 
-Chat (``chat_file``, TXT), one message per line, the time since the recording started::
+Chat (``chat_file``, TXT), one message per line, the time since the recording started. The chat
+file of a cloud recording (what the recordings API serves) is tab-separated, the sender with a
+colon (blank when Zoom did not know), a soft return continuing on a line without a time::
 
-    00:03:07\t From  Ada Okafor to  Everyone:\tsee chapter 4
-    \tand the slides
+    00:03:07\tAda Okafor:\tsee chapter 4
+    and the slides
 
-Older files write ``00:03:07\t From  Ada Okafor : see chapter 4``; lines that start with a tab (or
-without a time) continue the message above.
+Files saved by the Zoom client are also read: ``00:03:07\t From  Ada Okafor to  Everyone:\ttext``
+and the older ``00:03:07\t From  Ada Okafor : text``. Any line without a time continues the
+message above.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ _TIMING = re.compile(rf"^\s*{_TS}\s+-->\s+{_TS}(?:\s+.*)?$")
 _SPEAKER = re.compile(r"^([^:\n]{1,100}?):\s+(.*)$")
 _CHAT_NEW = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})\t\s*From\s+(.+?)\s+to\s+(.+?):[ \t]?(.*)$")
 _CHAT_OLD = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})\t\s*From\s+(.+?)\s+:\s?(.*)$")
+# the chat file of a cloud recording (what the recordings API serves): ``00:58:04\tAda Okafor:\ttext``
+_CHAT_CLOUD = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})\t([^\t]*?):\t(.*)$")
 MAX_CUE_CHARS = 20_000
 
 
@@ -145,7 +150,7 @@ def parse_chat(lines: Iterable[str]) -> Iterator[Cue]:
         line = raw.rstrip("\r\n").lstrip("\ufeff") if lineno == 1 else raw.rstrip("\r\n")
         if not line.strip():
             continue
-        m = _CHAT_NEW.match(line) or _CHAT_OLD.match(line)
+        m = _CHAT_NEW.match(line) or _CHAT_OLD.match(line) or _CHAT_CLOUD.match(line)
         if m is None:
             if not current:
                 raise Malformed(f"line {lineno}: not a chat message ({line[:60]!r})")
@@ -157,7 +162,7 @@ def parse_chat(lines: Iterable[str]) -> Iterator[Cue]:
             n += 1
             yield Cue(n, current[0], current[0], current[1], " ".join(p for p in current[2] if p))
         seconds = int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3])
-        current = [seconds, m[4].strip(), [m[m.lastindex].strip()]]
+        current = [seconds, m[4].strip() or None, [m[m.lastindex].strip()]]
     if current:
         n += 1
         yield Cue(n, current[0], current[0], current[1], " ".join(p for p in current[2] if p))

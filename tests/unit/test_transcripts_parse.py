@@ -86,6 +86,17 @@ def test_chat_new_and_old_formats_and_continuations() -> None:
         list(parse_chat(_lines("hello\n00:00:01\t From  A to  Everyone:\tx\n")))
 
 
+def test_chat_of_a_cloud_recording() -> None:
+    """The chat file the recordings API serves: tab-separated, the sender with a colon (blank when
+    Zoom did not know), a soft return continuing on a line without a time."""
+    text = "00:58:04\tAlex:\tDepends on your teaching style, I guess.\n00:58:20\tZoë Ng:\tsee\nchapter 4\n01:02:03\t:\t?\n"
+    assert list(parse_chat(_lines(text))) == [
+        Cue(1, 3484, 3484, "Alex", "Depends on your teaching style, I guess."),
+        Cue(2, 3500, 3500, "Zoë Ng", "see chapter 4"),
+        Cue(3, 3723, 3723, None, "?"),
+    ]
+
+
 def _stage_rows(tmp_path: Path, files: dict[str, str]) -> tuple[list[tuple], dict]:
     """Run the stage over ``files`` (name -> text) listed in an inventory; cues and files rows."""
     from pipelines.recordings.inventory import _DDL
