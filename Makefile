@@ -14,17 +14,21 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 export DO_NOT_TRACK ?= 1
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: help setup load transform recordings run test test-fast lint bench sandbox truth doctor docs report clean
+.PHONY: help setup setup-all load transform recordings run publish orchestrate webhooks test test-fast lint bench sandbox truth doctor docs report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: .venv/.synced  ## install uv (if missing) and the locked environment
 
+# --inexact: an optional group installed by its own target (orchestrate, youtube) stays installed
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --inexact --quiet
 	@touch $@
+
+setup-all: setup  ## install every optional group too (Dagster + webhooks, YouTube)
+	@$(UV) sync --frozen --inexact --quiet --all-groups
 
 load: setup  ## harvest Zoom + MEETS into warehouse/meetings.duckdb (the embedded sandbox without credentials)
 	$(PY) -m pipelines load
@@ -35,10 +39,23 @@ transform: setup  ## dbt build (seeds, models, tests) on the warehouse
 recordings: setup  ## copy recording files to object storage (./recordings by default)
 	$(PY) -m pipelines recordings
 
-run: setup  ## the whole job: load + transform + recordings, then one summary of it all
+run: setup  ## the whole job: load + transform + recordings (+ publish when a channel is set), one summary
+	@if $(PY) -m pipelines publish --configured >/dev/null 2>&1; then $(UV) sync --frozen --inexact --quiet --group youtube; fi
 	$(PY) -m pipelines run
 
-test: setup lint  ## everything that must pass: lint + the pytest suites
+publish: setup  ## upload the best recording of each meeting to YouTube (the emulator without a channel)
+	@$(UV) sync --frozen --inexact --quiet --group youtube
+	$(PY) -m pipelines publish
+
+orchestrate: setup  ## Dagster (webserver on 127.0.0.1 + daemon): schedules, sensors, the whole flow as assets
+	@$(UV) sync --frozen --inexact --quiet --group orchestrate
+	$(PY) -m pipelines orchestrate
+
+webhooks: setup  ## the Zoom webhook receiver (events queued durably for the Dagster sensor)
+	@$(UV) sync --frozen --inexact --quiet --group orchestrate
+	$(PY) -m pipelines webhooks
+
+test: setup-all lint  ## everything that must pass: lint + the pytest suites (every optional group)
 	$(RUN) pytest -q
 
 test-fast: setup  ## unit tests only

@@ -21,6 +21,23 @@ from pipelines.sql_shell import cmd_sql
 from pipelines.transcripts.cli import add_parsers as transcripts_parsers
 from pipelines.transcripts.cli import cmd_search, cmd_transcripts
 
+# Commands that live with their feature: each module has ``add_parsers(sub, subparser)`` returning
+# ``{command: handler}``; its heavy imports stay inside the handlers.
+PLUGIN_MODULES = (
+    "pipelines.youtube.cli",  # publish (YouTube)
+    "pipelines.orchestrate.cli",  # orchestrate (Dagster), webhooks (Zoom webhook receiver)
+    "pipelines.lake.cli",  # warehouse (show the configured warehouse, migrate a DuckDB file into DuckLake)
+)
+
+
+def _plugin_parsers(sub: argparse._SubParsersAction) -> dict:
+    import importlib
+
+    handlers: dict = {}
+    for name in PLUGIN_MODULES:
+        handlers.update(importlib.import_module(name).add_parsers(sub, _subparser))
+    return handlers
+
 
 def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
     from pipelines.sandbox.cli import add_sandbox_parser
@@ -115,6 +132,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_authorize(args: argparse.Namespace) -> int:
+    if args.service == "youtube":
+        from pipelines.youtube.cli import cmd_authorize_youtube
+
+        return cmd_authorize_youtube(args)
     from pipelines.zoom.pipeline import authorize_zoom
 
     authorize_zoom()
@@ -273,12 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     _subparser(sub, "doctor", "check the configuration and explain what is missing (never prints secrets)")
     _subparser(sub, "plan", "Zoom requests per category a load would cost, and days of budget")
-    _subparser(sub, "authorize", "one-time authorization of a Zoom General (user-authorized) app")
+    p = _subparser(sub, "authorize", "one-time authorization: a Zoom General app, or a YouTube channel")
+    p.add_argument(
+        "service",
+        nargs="?",
+        choices=["zoom", "youtube"],
+        default="zoom",
+        help="what to authorize (default zoom)",
+    )
     p = _subparser(sub, "docs", "generate dbt docs (and serve them with --serve)")
     p.add_argument("--serve", action="store_true", help="serve the generated docs on 127.0.0.1")
     p.add_argument("--port", type=int, default=8080, help="port of --serve (default 8080)")
     _sandbox_parser(sub)
     transcripts_parsers(sub, _subparser)
+    parser.set_defaults(_plugin_handlers=_plugin_parsers(sub))
 
     p = _subparser(sub, "meets", "MEETS ad-hoc look-ups (LTI ids to MEETS ids)")
     msub = p.add_subparsers(dest="meets_cmd", required=True, metavar="{lti-context,lti-user}")
@@ -320,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "transcripts": cmd_transcripts,
         "search": cmd_search,
+        **args._plugin_handlers,
     }
     from pipelines import interrupt
 
