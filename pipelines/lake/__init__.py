@@ -1,0 +1,1 @@
+"""The warehouse beyond one file: DuckLake (PostgreSQL catalog + Parquet on object storage)."""
