@@ -177,7 +177,10 @@ _BLANKISH_LINE = re.compile(r"\n[ \t]+\n")
 
 
 _CUE = re.compile(
-    r"^(?<![^\n]\n)(\d+)\n(\d\d:[0-5]\d:[0-5]\d\.\d{3}) --> (\d\d:[0-5]\d:[0-5]\d\.\d{3})\n([^\n]+(?:\n[^\n]+)*)$",
+    r"^(?<![^\n]\n)(\d+)\n(\d\d:[0-5]\d:[0-5]\d\.\d{3}) --> (\d\d:[0-5]\d:[0-5]\d\.\d{3})\n"
+    # the body (first line not empty), and in it: the speaker as _SPEAKER reads the first line
+    # (up to the first colon that whitespace follows), the rest of that line, the further lines
+    r"((?=[^\n])(?:([^:\n]{1,100}+):[^\S\n]++)?([^\n]*)((?:\n[^\n]+)*))$",
     re.M,
 )
 
@@ -189,10 +192,13 @@ def fast_vtt_columns(text: str) -> FastCues | None:
     """The cues of a WebVTT file of the regular Zoom shape (header, blank line, numbered cues with
     ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` separated by empty lines) as columns; None for anything else.
 
-    One ``findall`` over the whole file finds every cue (in C), each starting a block; the file is
-    of the regular shape when every block between empty lines is one of them, else the line parser
-    reads it. Times stay text (fixed width, so they compare as text): the stage turns them into
-    seconds in SQL, with the line parser's arithmetic."""
+    One ``findall`` over the whole file finds every cue (in C) and splits its first line into
+    speaker and text; the file is of the regular shape when every block between empty lines is one
+    of them, else the line parser reads it. Whole columns are then made with ``map`` and
+    comprehensions (no per-cue Python loop); only cues of several lines or with a speaker the line
+    parser would refuse (digits, a URL, blank) go through :func:`_speaker_and_text`. Times stay text
+    (fixed width, so they compare as text): the stage turns them into seconds in SQL, with the line
+    parser's arithmetic."""
     if "\r" in text:
         text = text.replace("\r", "")
     if _BLANKISH_LINE.search(text):
@@ -201,30 +207,26 @@ def fast_vtt_columns(text: str) -> FastCues | None:
     if not _HEADER.fullmatch(head):
         return None
     found = _CUE.findall(rest)
-    if len(found) != sum(1 for block in rest.split("\n\n") if block.strip("\n")):
+    blocks = rest.split("\n\n")
+    if len(found) != len(blocks) - blocks.count("") - blocks.count("\n"):
         return None  # a block that is not a cue of the regular shape
     if not found:
         return [], [], [], [], []
-    numbers, starts, ends, bodies = zip(*found, strict=True)
-    if any(e < b for b, e in zip(starts, ends, strict=True)):
+    numbers, starts, ends, bodies, prefixes, firsts, more = zip(*found, strict=True)
+    if any(map(str.__lt__, ends, starts)):
         return None  # a cue that ends before it starts: the line parser says where
-    speakers: list[str | None] = []
-    texts: list[str] = []
-    speaker_of = _SPEAKER.match
-    for body in bodies:
-        if "\n" in body:
-            speaker, said = _speaker_and_text(body.split("\n"))
-        else:  # _speaker_and_text of one line, inlined (most cues)
-            sm = speaker_of(body)
-            if sm and not sm[1].strip().isdigit() and "http" not in sm[1]:
-                speaker, said = sm[1].strip(), sm[2].strip()
-            else:
-                speaker, said = None, body.strip()
-        if len(said) > MAX_CUE_CHARS:
-            return None
-        speakers.append(speaker)
-        texts.append(said)
-    return [int(n) for n in numbers], list(starts), list(ends), speakers, texts
+    speakers: list[str | None] = [s or None for s in map(str.strip, prefixes)]
+    texts = list(map(str.strip, firsts))
+    irregular = [
+        i
+        for i, (p, s, m) in enumerate(zip(prefixes, speakers, more, strict=True))
+        if m or (p and (s is None or s.isdigit() or "http" in p))
+    ]
+    for i in irregular:
+        speakers[i], texts[i] = _speaker_and_text(bodies[i].split("\n"))
+    if max(map(len, texts)) > MAX_CUE_CHARS:
+        return None
+    return list(map(int, numbers)), list(starts), list(ends), speakers, texts
 
 
 def _clock_seconds(stamp: str) -> float:

@@ -29,7 +29,7 @@ log = logging.getLogger("pipelines.transcripts")
 
 SCHEMA = "transcripts"
 TEXT_FILE_TYPES = ("TRANSCRIPT", "CC", "CHAT")
-BATCH_ROWS = 100_000  # cues per transaction
+BATCH_ROWS = 50_000  # cues per transaction
 
 # The dbt project declares the same tables (macros/transcripts_raw.sql) so the models build on a
 # warehouse this stage never ran on; keep both in step.
@@ -377,6 +377,64 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
             con.unregister(name)
 
 
+def _read_all(
+    todo: list[dict[str, Any]],
+    storage: dict[str, dict[str, Any]],
+    batch: _Batch,
+    writer: _Writer,
+    summary: TranscriptsSummary,
+    now: dt.datetime,
+) -> None:
+    """Read and parse every pending file; full batches go to the writer while the next one is parsed."""
+    for f in todo:
+        root = f["dest_root"] or ""
+        if root not in storage:
+            storage[root] = storage_options(root)
+        try:
+            text = read_text(f["dest_url"], storage[root])
+        except UnicodeDecodeError as exc:
+            _quarantine(batch, f, f"not UTF-8 text ({exc.reason} at byte {exc.start})", summary)
+            continue
+        except OSError as exc:
+            _quarantine(batch, f, f"cannot read it: {type(exc).__name__}: {exc}", summary)
+            continue
+        _parse(batch, f, text, summary)
+        if batch.rows() >= BATCH_ROWS:
+            writer.submit(batch)
+            batch = _Batch(now)
+    writer.submit(batch)
+
+
+class _Writer:
+    """Writes batches on one background thread, so the next batch is read and parsed while DuckDB
+    inserts the previous one (DuckDB releases the GIL while it works). At most one batch is in
+    flight; a failed write is raised at the next ``submit`` or at ``close``, and nothing after it
+    is written (each batch is its own transaction: what committed stays, the rest is pending again
+    on the next run)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.con = con
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts-writer")
+        self.pending = None
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            future, self.pending = self.pending, None
+            future.result()
+
+    def submit(self, batch: _Batch) -> None:
+        self._wait()
+        self.pending = self.pool.submit(_flush, self.con, batch)
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 def run_transcripts(
     con: duckdb.DuckDBPyConnection | None = None, rebuild_index: bool = True
 ) -> TranscriptsSummary:
@@ -395,23 +453,11 @@ def run_transcripts(
         now = clock.now().astimezone(dt.UTC)
         storage: dict[str, dict[str, Any]] = {}
         batch = _Batch(now)
-        for f in todo:
-            root = f["dest_root"] or ""
-            if root not in storage:
-                storage[root] = storage_options(root)
-            try:
-                text = read_text(f["dest_url"], storage[root])
-            except UnicodeDecodeError as exc:
-                _quarantine(batch, f, f"not UTF-8 text ({exc.reason} at byte {exc.start})", summary)
-                continue
-            except OSError as exc:
-                _quarantine(batch, f, f"cannot read it: {type(exc).__name__}: {exc}", summary)
-                continue
-            _parse(batch, f, text, summary)
-            if batch.rows() >= BATCH_ROWS:
-                _flush(con, batch)
-                batch = _Batch(now)
-        _flush(con, batch)
+        writer = _Writer(con)
+        try:
+            _read_all(todo, storage, batch, writer, summary, now)
+        finally:
+            writer.close()
         changed = summary.files_parsed + summary.files_quarantined > 0
         if rebuild_index:
             from pipelines.transcripts import search

@@ -175,3 +175,30 @@ def test_the_fast_path_gives_the_line_parser_rows(tmp_path: Path) -> None:
         if n.endswith(".vtt") and n not in ("odd.vtt", "broken.vtt")
     )
     assert _fast_vtt(files["broken.vtt"]) is None and _fast_vtt(files["odd.vtt"]) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Ana Lima: hello there",
+        "12: a number is not a speaker",
+        "http://example.org: a link is not a speaker",
+        "   : a blank speaker",
+        "A:B no space after the colon",
+        "Ana:",
+        "Ana: \t tabs and spaces \t",
+        "\u00a0Zoë Ng\u00a0:\u00a0non-breaking spaces",
+        "Ana Lima: first line\nsecond line\n  third  ",
+        "no speaker at all\nZoë: on the second line",
+        "x" * 101 + ": a speaker name too long",
+        "日本語の話者: こんにちは",
+    ],
+)
+def test_fast_path_speaker_split_equals_the_line_parser(body: str) -> None:
+    """A regular-shape file with one odd cue takes the fast path and reads it as the line parser does."""
+    from pipelines.transcripts.parse import _fast_vtt
+
+    text = f"WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.500\nBo: before\n\n2\n00:00:03.000 --> 00:00:04.000\n{body}\n"
+    fast = _fast_vtt(text)
+    assert fast is not None
+    assert fast == [(c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_vtt(_lines(text))]
