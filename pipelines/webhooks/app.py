@@ -51,6 +51,22 @@ def _reject(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+async def _read_capped(request: Request) -> bytes | None:
+    """The raw body (the signature covers it byte for byte), or None past ``MAX_BODY_BYTES``: an
+    unauthenticated sender must not make us buffer an unbounded body before the signature check."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def create_app(settings: WebhookSettings, queue: EventQueue | None = None) -> Starlette:
     """The ASGI app for ``settings``; ``queue`` defaults to the file in ``settings.queue_path``."""
     queue = queue or EventQueue(settings.queue_path)
@@ -58,8 +74,8 @@ def create_app(settings: WebhookSettings, queue: EventQueue | None = None) -> St
     wanted = frozenset(settings.events)
 
     async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await _read_capped(request)
+        if body is None:
             return _reject(413, "body too large")
         timestamp = request.headers.get(TIMESTAMP_HEADER, "")
         presented = request.headers.get(SIGNATURE_HEADER, "")

@@ -21,7 +21,9 @@ class WebhookSettingsError(ValueError):
 @dataclass(frozen=True)
 class WebhookSettings:
     secret_token: str = field(repr=False)
-    max_skew_seconds: int = 300  # Zoom's docs and common practice: reject requests older than 5 minutes
+    max_skew_seconds: int = (
+        300  # Zoom names no limit; 5 minutes is the usual replay window of signed webhooks
+    )
     path: str = "/zoom/webhook"
     events: tuple[str, ...] = DEFAULT_EVENTS  # stored in the queue; other events are acknowledged only
     queue_path: Path | None = None  # default: paths.state_dir() / "webhooks.sqlite"

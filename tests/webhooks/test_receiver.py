@@ -155,6 +155,7 @@ def test_other_events_are_acknowledged_not_stored(receiver: Receiver):
     r = receiver.post(message)
     assert r.status_code == 200 and r.json()["status"] == "ignored"
     assert receiver.post(b"not json").status_code == 400
+    assert receiver.post(b"x" * (5 * 1024 * 1024 + 1)).status_code == 413  # signed, yet too large
     assert _rows(receiver) == before
 
 
