@@ -11,8 +11,13 @@ def add_parsers(sub: argparse._SubParsersAction, subparser: Callable[..., argpar
     subparser(
         sub, "orchestrate", "run Dagster locally: webserver on 127.0.0.1 and the daemon (schedules, sensors)"
     )
-    subparser(sub, "webhooks", "receive Zoom webhooks (signature-checked, queued durably for the sensor)")
-    return {"orchestrate": _not_built, "webhooks": _not_built}
+    from pipelines.webhooks.cli import add_arguments as webhooks_arguments
+    from pipelines.webhooks.cli import cmd_webhooks
+
+    webhooks_arguments(
+        subparser(sub, "webhooks", "receive Zoom webhooks (signature-checked, queued durably for the sensor)")
+    )
+    return {"orchestrate": _not_built, "webhooks": cmd_webhooks}
 
 
 def _not_built(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Zoom webhooks: a signature-checking receiver (ASGI app) and the durable queue it writes."""
