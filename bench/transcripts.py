@@ -173,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"search: {latency}")
     result = {
         "scale": args.scale,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine skews both sides
+        },
         "files": files,
         "megabytes": round(nbytes / 1e6, 2),
         "cues": summary.cues_loaded,
