@@ -119,10 +119,13 @@ def cmd_load(args: argparse.Namespace) -> int:
     from pipelines.load import SOURCES, run_load
     from pipelines.recordings.plan import parse_meetings
 
+    meetings = parse_meetings(args.meetings)
+    if args.dry_run and meetings is not None:
+        print("load not started: --dry-run plans the regular load; it cannot be combined with --meetings")
+        return 2
     if args.dry_run:
         return cmd_plan(args)
     sources = SOURCES if args.source == "all" else (args.source,)
-    meetings = parse_meetings(args.meetings)
     return run_load(sources, refresh=args.refresh, meetings=meetings)
 
 

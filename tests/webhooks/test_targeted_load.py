@@ -269,3 +269,16 @@ def test_budget_stop_is_the_regular_load_s_clean_stop(world: World, tmp_path: Pa
     assert summary["meetings_detailed"] == 0
     # the listing fit in the budget, the meeting's participants and QoS did not: none half-fetched
     assert per_meeting(side, [world.other]) == {world.other: (1, 0, 0, 0)}
+
+
+def test_meetings_need_source_zoom_without_refresh_or_dry_run(capsys: pytest.CaptureFixture) -> None:
+    from pipelines.cli import main
+
+    for argv in (
+        ["load", "--meetings", "a=="],
+        ["load", "--source", "meets", "--meetings", "a=="],
+        ["load", "--source", "zoom", "--refresh", "--meetings", "a=="],
+        ["load", "--source", "zoom", "--dry-run", "--meetings", "a=="],
+    ):
+        assert main(argv) == 2, argv
+    assert capsys.readouterr().out.count("load not started: --") == 4
