@@ -14,6 +14,9 @@ Shape of one run (``docs/raw_schema.md`` is the contract for tables, keys and co
   ``participant_qos`` (Arrow, see :mod:`pipelines.zoom.qos`) and ``meeting_fetch_log``. Which
   meetings are done or still pending lives in the source state, so a second run makes no
   per-meeting calls and a run stopped by the daily budget resumes exactly where it stopped.
+* A *targeted* run (``HarvestContext.only_meetings``, ``load --source zoom --meetings``) has just
+  ``meetings`` (see :func:`_targeted_meetings`) and the same ``meeting_details``, which then reads
+  the book without changing it: the regular run's state is never touched by a targeted one.
 
 Errors: the first :class:`~pipelines.api_client.ApiError` (budget spent, credentials refused,
 API down) stops every resource *cleanly*: what was fetched so far is still loaded, with state that
