@@ -117,11 +117,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     from pipelines.load import SOURCES, run_load
+    from pipelines.recordings.plan import parse_meetings
 
+    meetings = parse_meetings(args.meetings)
+    if args.dry_run and meetings is not None:
+        print("load not started: --dry-run plans the regular load; it cannot be combined with --meetings")
+        return 2
     if args.dry_run:
         return cmd_plan(args)
     sources = SOURCES if args.source == "all" else (args.source,)
-    return run_load(sources, refresh=args.refresh)
+    return run_load(sources, refresh=args.refresh, meetings=meetings)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -281,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop the source's raw tables and state first, then load everything again",
     )
     p.add_argument("--dry-run", action="store_true", help="print what the Zoom load will cost; load nothing")
+    p.add_argument(
+        "--meetings",
+        metavar="UUID[,UUID...]",
+        default=None,
+        help="with --source zoom: load just these ended meeting instances (details, participants, QoS), "
+        "e.g. for a meeting.ended webhook; the regular load's cursor is left as it is",
+    )
     _subparser(sub, "run", "the whole job: load, transform, recordings, then one summary of it all")
     p = _subparser(sub, "transform", "dbt build (seeds, models, tests), then publish the read-only snapshot")
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")

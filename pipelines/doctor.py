@@ -11,6 +11,8 @@ It never prints a secret value: only whether it is set and where it came from. W
   has no token endpoint: every authenticated call is a data call, so its token is not spent on here.
   With no credentials the loads use the embedded sandbox, and the doctor says so (and checks a
   sandbox named by ``MW_SANDBOX_URL``).
+* the Zoom webhook receiver's ``[zoom.webhooks]`` settings: its secret token is set (never shown)
+  whenever the receiver is meant to run (any of its settings given, or its queue file exists).
 """
 
 from __future__ import annotations
@@ -366,6 +368,74 @@ def check_budget() -> list[Check]:
     return checks
 
 
+def _webhook_settings_given() -> list[str]:
+    """The ``[zoom.webhooks]`` settings other than the secret token that are set (any provider)."""
+    import dlt
+
+    given = []
+    for name in ("max_skew_seconds", "path", "events", "queue_path"):
+        try:
+            value = dlt.config.get(f"zoom.webhooks.{name}")
+        except Exception:
+            value = None
+        if value not in (None, ""):
+            given.append(name)
+    return given
+
+
+def check_webhooks() -> list[Check]:
+    """``[zoom.webhooks]``: the receiver (``make webhooks``) needs the app's secret token. It is meant
+    to run when any of its settings is given or its queue file exists; otherwise it is optional."""
+    from pipelines.webhooks.queue import default_path
+    from pipelines.webhooks.settings import WebhookSettingsError, load_settings
+
+    token_from = _secret_source("zoom.webhooks.secret_token")
+    others = _webhook_settings_given()
+    queue = default_path()
+    if not token_from and not others and not queue.exists():
+        return [
+            Check(OK, "webhooks", "Zoom webhook receiver not configured (optional: see docs/webhooks.md)")
+        ]
+    if token_from == ".dlt/config.toml":  # dlt reads secrets from secrets.toml and env only
+        return [
+            Check(
+                FAIL,
+                "webhooks",
+                "zoom.webhooks.secret_token is in .dlt/config.toml, which is committed and not read for "
+                "secrets: move it to .dlt/secrets.toml [zoom.webhooks] or the env var ZOOM__WEBHOOKS__SECRET_TOKEN",
+            )
+        ]
+    try:
+        settings = load_settings()
+    except WebhookSettingsError as exc:
+        why = f"[zoom.webhooks] {', '.join(others)} set" if others else f"the queue {queue} exists"
+        return [Check(FAIL, "webhooks", f"{exc} ({why}, so the receiver is meant to run)")]
+    queue = settings.queue_path or queue
+    return [
+        Check(
+            OK,
+            "webhooks",
+            f"secret token set ({token_from}); receiver path {settings.path}, events "
+            f"{', '.join(settings.events)}; queue {queue}" + _queue_backlog(queue),
+        )
+    ]
+
+
+def _queue_backlog(queue: Path) -> str:
+    """`` (N events waiting)`` from the queue file, opened read-only; empty when there is none yet."""
+    if not queue.exists():
+        return " (not created yet)"
+    try:
+        con = sqlite3.connect(f"file:{queue}?mode=ro", uri=True, timeout=1.0)
+        try:
+            (waiting,) = con.execute("select count(*) from events where done_at is null").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return f" (could not be read: {exc})"
+    return f" ({waiting} event(s) waiting for a run)"
+
+
 def check_config_files() -> list[Check]:
     """The ``.dlt`` toml files parse (dlt would otherwise stop every command with a parser traceback)."""
     out = []
@@ -587,6 +657,7 @@ def run_doctor() -> int:
         check_warehouse,
         check_serving,
         check_budget,
+        check_webhooks,
     ):
         try:
             checks += fn()

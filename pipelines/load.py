@@ -18,10 +18,10 @@ log = logging.getLogger("pipelines.load")
 SOURCES = ("zoom", "meets")
 
 
-def _run_zoom(refresh: bool) -> dict[str, Any]:
+def _run_zoom(refresh: bool, meetings: Sequence[str] | None = None) -> dict[str, Any]:
     from pipelines.zoom.pipeline import run_zoom_load
 
-    return run_zoom_load(show=True, refresh=refresh)
+    return run_zoom_load(show=True, refresh=refresh, meetings=meetings)
 
 
 def _run_meets(refresh: bool) -> dict[str, Any]:
@@ -53,11 +53,21 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {"zoom": _run_zoom, "meet
 
 
 def run_load(
-    sources: Sequence[str] = SOURCES, refresh: bool = False, results: dict[str, Any] | None = None
+    sources: Sequence[str] = SOURCES,
+    refresh: bool = False,
+    results: dict[str, Any] | None = None,
+    meetings: Sequence[str] | None = None,
 ) -> int:
     """Load the given sources; return a process exit code (0 when every source loaded).
 
-    ``results`` (optional) receives each source's summary, or the exception that stopped it."""
+    ``results`` (optional) receives each source's summary, or the exception that stopped it.
+    ``meetings`` (Zoom meeting UUIDs, ``--source zoom`` only) makes it a targeted Zoom load of just
+    those ended meetings (``docs/webhooks.md``)."""
+    if meetings is not None and (tuple(sources) != ("zoom",) or refresh):
+        print(
+            "load not started: --meetings takes Zoom meeting UUIDs: use it with --source zoom, without --refresh"
+        )
+        return 2
     from pipelines.paths import warehouse_path
     from pipelines.settings_check import SettingsError, require_valid_settings
     from pipelines.warehouse import NotAWarehouse, repair_interrupted_creation
@@ -76,7 +86,7 @@ def run_load(
     failures: list[tuple[str, BaseException]] = []
     for name in sources:
         try:
-            summary = RUNNERS[name](refresh)
+            summary = _run_zoom(refresh, meetings) if meetings is not None else RUNNERS[name](refresh)
             if results is not None:
                 results[name] = summary
         except BaseException as exc:

@@ -14,6 +14,9 @@ Shape of one run (``docs/raw_schema.md`` is the contract for tables, keys and co
   ``participant_qos`` (Arrow, see :mod:`pipelines.zoom.qos`) and ``meeting_fetch_log``. Which
   meetings are done or still pending lives in the source state, so a second run makes no
   per-meeting calls and a run stopped by the daily budget resumes exactly where it stopped.
+* A *targeted* run (``HarvestContext.only_meetings``, ``load --source zoom --meetings``) has just
+  ``meetings`` (see :func:`_targeted_meetings`) and the same ``meeting_details``, which then reads
+  the book without changing it: the regular run's state is never touched by a targeted one.
 
 Errors: the first :class:`~pipelines.api_client.ApiError` (budget spent, credentials refused,
 API down) stops every resource *cleanly*: what was fetched so far is still loaded, with state that
@@ -44,6 +47,7 @@ from pipelines.zoom.client import (
     is_hosting_not_allowed,
     month_start,
     month_windows,
+    zoom_error_of,
 )
 from pipelines.zoom.journal import FetchJournal, listing_key, settled
 from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp
@@ -84,6 +88,8 @@ SECRET_KEYS = frozenset(
         "zak",
     }
 )
+MEETING_NOT_FOUND_CODE = 3001
+"""Zoom's error code for "Meeting does not exist" (``GET /past_meetings/{uuid}``, 404)."""
 _SECRET_QUERY_PARAMS = ("pwd", "passcode", "password", "token", "access_token", "tk", "zak")
 
 
@@ -405,6 +411,8 @@ class HarvestContext:
     """Users Zoom refused to list series for (400/3161): reported once per run, then skipped."""
     journal: FetchJournal | None = None
     """Heavy answers kept on disk until loaded (:mod:`pipelines.zoom.journal`); ``None`` keeps none."""
+    only_meetings: tuple[str, ...] | None = None
+    """A targeted run: just these ended meeting instances (UUIDs), see :func:`zoom_source`."""
 
     @property
     def stopped(self) -> bool:
@@ -506,8 +514,13 @@ class HarvestContext:
             self.on_progress(self)
 
 
-def _details_book() -> dict[str, dict[str, Any]]:
-    """Which meetings' participants/QoS were fetched (``done``) or listed but not yet (``pending``)."""
+def _details_book(read_only: bool = False) -> dict[str, dict[str, Any]]:
+    """Which meetings' participants/QoS were fetched (``done``) or listed but not yet (``pending``).
+
+    ``read_only`` (a targeted run) gives a copy: the regular load's book is read, never changed."""
+    if read_only:
+        kept = dlt.current.source_state().get("meeting_details") or {}
+        return {"done": dict(kept.get("done") or {}), "pending": {}}
     book = dlt.current.source_state().setdefault("meeting_details", {})
     book.setdefault("done", {})
     book.setdefault("pending", {})
@@ -778,12 +791,16 @@ def zoom_source(ctx: Any) -> Any:
             log.warning("Meeting %s is no longer listed by Zoom's dashboard; giving up on its details", uuid)
             del book["pending"][uuid]
 
+    if ctx.only_meetings is not None:
+        meetings = _targeted_meetings(ctx)
+
     @dlt.transformer(name="meeting_details", data_from=meetings, write_disposition="merge")
     def meeting_details(page: list[dict]) -> Iterator[Any]:
         """Participants and QoS, once per finished meeting (``/metrics/meetings/{uuid}/participants[/qos]``)."""
         if q.is_quarantine_page(page):
             return
-        book = _details_book()
+        targeted = ctx.only_meetings is not None
+        book = _details_book(read_only=targeted)
         done, pending = book["done"], book["pending"]
         sessions: list[dict] = []
         fetch_log: list[dict] = []
@@ -791,6 +808,8 @@ def zoom_source(ctx: Any) -> Any:
         for meeting in page:
             uuid = str(meeting["uuid"])
             if uuid in done:
+                if targeted:
+                    log.info("Meeting %s: participants/QoS already loaded by the regular load", uuid)
                 continue
             pending[uuid] = {
                 "end_time": meeting["end_time"],
@@ -900,4 +919,80 @@ def zoom_source(ctx: Any) -> Any:
             # a recording still processing is listed again (from its day) by the next run
             resume[user_id] = min(ctx.today, processing_from or ctx.today).isoformat()
 
+    if ctx.only_meetings is not None:
+        return meetings, meeting_details
     return users, active_hosts, meeting_series, meetings, meeting_details, recordings
+
+
+def _targeted_meetings(ctx: HarvestContext) -> Any:
+    """``meetings`` of a targeted run (``load --source zoom --meetings UUID,...``): the rows of
+    ``ctx.only_meetings`` exactly as the regular load lists them, without its incremental cursor.
+
+    ``GET /past_meetings/{uuid}`` (Light) says whether Zoom knows the instance and when it started;
+    the dashboard listing of the days around that start (``GET /metrics/meetings``, the regular
+    load's endpoint and meeting types) gives its row, so the merge on ``uuid`` writes what the next
+    regular load writes. ``meeting_details`` then fetches its participants and QoS as usual. No
+    resource state is read or written here: the regular load's cursor, its book of fetched
+    meetings and its journal stay as they were.
+    """
+
+    def past_meeting(uuid: str) -> Any:
+        try:
+            return ctx.zoom.past_meeting(uuid)
+        except ApiError as exc:
+            if isinstance(exc, NotFound) or zoom_error_of(exc)[0] == MEETING_NOT_FOUND_CODE:
+                log.warning("Zoom has no ended meeting %s (404/3001): skipped", uuid)
+                ctx.counts["meetings_unknown"] += 1
+                return MISSING
+            raise
+
+    @dlt.resource(name="meetings", write_disposition="merge")
+    def meetings() -> Iterator[list[dict]]:
+        yield from materialize("meetings", "participant_sessions", "participant_qos", "meeting_fetch_log")
+        earliest = earliest_allowed_date(ctx.today)
+        for uuid in ctx.only_meetings or ():
+            ctx.progress(f"meeting {uuid}")
+            past = ctx.call("past meeting", past_meeting, uuid)
+            if past is None:
+                return
+            if past is MISSING:
+                continue
+            started = _start_day(past)
+            if started is None or not past.get("end_time"):
+                log.warning("Zoom has not ended meeting %s yet (no end_time): skipped", uuid)
+                ctx.counts["meetings_unlisted"] += 1
+                continue
+            if started < earliest:
+                log.warning(
+                    "Meeting %s started before %s: beyond the dashboard's six months, skipped", uuid, earliest
+                )
+                ctx.counts["meetings_unlisted"] += 1
+                continue
+            # The days around the start: the listing's dates need not be UTC dates at Zoom.
+            first = max(earliest, started - dt.timedelta(days=1))
+            last = min(ctx.today, started + dt.timedelta(days=1))
+            found: dict | None = None
+            for kind in ctx.meeting_types:
+                items = ctx.call("meeting list", ctx.zoom.dashboard_meetings, first, max(first, last), kind)
+                if items is None:
+                    return
+                match = [m for m in items if str(m.get("uuid")) == uuid and m.get("end_time")]
+                if match:
+                    found = shape_meeting(match[0], kind)
+                    break
+            if found is None:
+                log.warning(
+                    "Meeting %s is not (yet) in Zoom's dashboard listing (%s): skipped; the regular load "
+                    "picks it up once listed",
+                    uuid,
+                    ", ".join(ctx.meeting_types),
+                )
+                ctx.counts["meetings_unlisted"] += 1
+                continue
+            rows = split_valid([found], check_meeting, ctx.quarantine, "meetings", "uuid", set())
+            ctx.counts["meetings_listed"] += len(rows)
+            if rows:
+                yield to_table("meetings", rows)
+            yield from _drain(ctx)
+
+    return meetings

@@ -162,6 +162,7 @@ class Endpoint:
 USERS = Endpoint("users", MEDIUM, "users")
 USER_MEETINGS = Endpoint("users/{user}/meetings", MEDIUM, "meetings")
 MEETING = Endpoint("meetings/{meeting}", LIGHT, "")
+PAST_MEETING = Endpoint("past_meetings/{meeting}", LIGHT, "")
 REPORT_USERS = Endpoint("report/users", HEAVY, "users")
 DASHBOARD_MEETINGS = Endpoint("metrics/meetings", RESOURCE_INTENSIVE, "meetings")
 DASHBOARD_PARTICIPANTS = Endpoint("metrics/meetings/{meeting}/participants", HEAVY, "participants")
@@ -281,6 +282,12 @@ class ZoomClient:
         """``GET /meetings/{id}`` (Light): series detail (recurrence)."""
         path = MEETING.path.format(meeting=encode_meeting_id(meeting_id))
         body = self.api.get_json(path, category=MEETING.category)
+        return body if isinstance(body, dict) else {}
+
+    def past_meeting(self, meeting_uuid: str) -> dict:
+        """``GET /past_meetings/{uuid}`` (Light): one ended instance (404/3001 when Zoom has none)."""
+        path = PAST_MEETING.path.format(meeting=encode_meeting_id(meeting_uuid))
+        body = self.api.get_json(path, category=PAST_MEETING.category)
         return body if isinstance(body, dict) else {}
 
     def active_hosts(self, first: dt.date, last: dt.date) -> tuple[list[dict], dict]:

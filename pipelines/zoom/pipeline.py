@@ -21,7 +21,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -313,9 +313,16 @@ def run_zoom_load(
     refresh: bool = False,
     today: dt.date | None = None,
     on_page: Callable[[str, int, Mapping[str, Any]], None] | None = None,
+    meetings: Sequence[str] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Load Zoom into ``zoom_raw`` incrementally; return (and print, if ``show``) a summary.
+
+    ``meetings`` (Zoom meeting UUIDs) makes it a *targeted* load of just those ended instances
+    (``load --source zoom --meetings``, e.g. for a ``meeting.ended`` webhook): their ``meetings``
+    rows, participants and QoS through the same resources, tables, merge keys and budget ledger,
+    leaving the regular load's cursor, book of fetched meetings and journal untouched (see
+    ``docs/webhooks.md``).
 
     ``overrides`` are any ``sources.zoom`` settings (``start_date``, ``lookback_days``,
     ``daily_budget``, ``api_base_url``...). ``refresh=True`` drops the Zoom tables and state first
@@ -326,6 +333,9 @@ def run_zoom_load(
     """
     started = time.monotonic()
     install_log_redaction(DEFAULT_REDACTOR)
+    targeted = tuple(dict.fromkeys(str(m) for m in meetings)) if meetings is not None else None
+    if targeted is not None and refresh:
+        raise ValueError("--meetings loads single meetings; it cannot be combined with --refresh")
     settings = load_settings(**overrides)
     today = today or utc_today()
     budget = settings.budget()
@@ -342,13 +352,14 @@ def run_zoom_load(
     if refresh:
         journal.clear()
     ctx = HarvestContext(
+        only_meetings=targeted,
         zoom=zoom,
         start_date=settings.effective_start_date(today),
         lookback_days=settings.lookback_days,
         meeting_types=settings.meeting_types,
         today=today,
         on_progress=display.update,
-        journal=journal,
+        journal=None if targeted is not None else journal,  # the regular load's: not touched
     )
     _configure_dlt()
     try:
@@ -363,12 +374,19 @@ def run_zoom_load(
                 row_counts = _run_pipeline(pipeline, ctx, refresh)
             except BaseException as exc:
                 stop = interruption(exc)
+                if stop is not None and targeted is not None:
+                    raise LoadInterrupted(
+                        f"Targeted Zoom load interrupted ({signal_name(exit_code(stop))}): nothing "
+                        "half-loaded; rerun it (or let the regular load fetch these meetings).",
+                        exit_code(stop),
+                    ) from exc
                 if stop is not None:
                     raise _interrupted(stop, journal, zoom) from exc
                 if not isinstance(exc, Exception):
                     raise
                 raise _typed_error(exc) from exc
-        journal.clear()  # the warehouse holds every answer now
+        if targeted is None:
+            journal.clear()  # the warehouse holds every answer now
         summary = _summary(settings, pipeline, row_counts, zoom, auth, token_endpoint, budget, ctx, started)
     finally:
         with suppress(Exception):
@@ -467,6 +485,11 @@ def _stop_error(ctx: HarvestContext, summary: dict[str, Any]) -> ApiError:
     if ctx.windows_left_from is not None:
         left.append(f"meeting lists from {ctx.windows_left_from}")
     left_text = "; ".join(left) or "nothing from the dashboard"
+    if ctx.only_meetings is not None:  # a targeted run keeps no place to resume from
+        left_text = (
+            "the meetings not detailed this run (rerun the targeted load after the reset, or let the "
+            "regular load fetch them)"
+        )
     if isinstance(err, RateBudgetExceeded):
         detail = (
             f"Zoom load stopped during {ctx.error_where}: the daily request budget '{err.group}' is spent. "
@@ -546,13 +569,22 @@ def _summary(
         "heavy_requests_pending": sum(qos_requests_for(p.get("participants")) for p in pending.values()),
         "stopped": None if ctx.error is None else f"{type(ctx.error).__name__} during {ctx.error_where}",
         "seconds": round(time.monotonic() - started, 2),
+        "targeted": None
+        if ctx.only_meetings is None
+        else {
+            "meetings": list(ctx.only_meetings),
+            "unknown": ctx.counts["meetings_unknown"],
+            "not_listed": ctx.counts["meetings_unlisted"],
+        },
     }
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:
     """Plain-text summary (rows per table, requests per category, budget left)."""
+    targeted = summary.get("targeted")
     lines = [
-        f"Zoom load ({summary['source']}, {summary['api_base_url']}, auth {summary['auth']}) "
+        ("Targeted " if targeted else "")
+        + f"Zoom load ({summary['source']}, {summary['api_base_url']}, auth {summary['auth']}) "
         f"in {summary['seconds']:.1f}s"
         + (f" - STOPPED EARLY: {summary['stopped']}" if summary.get("stopped") else ""),
         "  rows loaded: " + ", ".join(f"{t} {n:,}" for t, n in summary["rows"].items()),
@@ -582,7 +614,12 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             f"  {summary['recordings_processing']} recording(s) still processing at Zoom: skipped now, "
             "loaded by a later run once complete"
         )
-    if summary["meetings_pending"]:
+    if targeted:
+        lines.append(
+            f"  meetings asked for: {len(targeted['meetings'])}, detailed {summary['meetings_detailed']}, "
+            f"unknown to Zoom {targeted['unknown']}, not (yet) listed {targeted['not_listed']}"
+        )
+    elif summary["meetings_pending"]:
         lines.append(
             f"  pending: {summary['meetings_pending']} meetings still need participants/QoS "
             f"(~{summary['heavy_requests_pending']} heavy requests)"
