@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,24 @@ TOKEN = "doctor-test-secret-token-5d1c"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for var in [v for v in os.environ if v.startswith(("ZOOM__", "MW_"))]:
         monkeypatch.delenv(var)
     monkeypatch.setenv("MW_WAREHOUSE", str(tmp_path / "warehouse" / "meetings.duckdb"))
     monkeypatch.setenv("MW_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("DLT_PROJECT_DIR", str(tmp_path))  # no .dlt toml files of the checkout
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    _reload_dlt_config()  # dlt keeps the providers it built first (an earlier test's project dir)
+    yield tmp_path
+    monkeypatch.undo()
+    _reload_dlt_config()
+
+
+def _reload_dlt_config() -> None:
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+
+    Container()[PluggableRunContext].reload()
 
 
 def test_not_configured_is_fine(env: Path) -> None:
