@@ -1,0 +1,130 @@
+"""One sandbox warehouse for the publish tests (load + transform + recordings of the MP4 files, the
+real commands in their own processes, small scale), built once per session; each test publishes
+from its own copy of it to its own YouTube emulator over TLS on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.paths import ROOT
+from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
+from pipelines.sandbox.youtube import Faults, YouTubeEmulator
+
+
+@dataclass
+class Built:
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def warehouse(self) -> Path:
+        return Path(self.env["MW_WAREHOUSE"])
+
+
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exit {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Iterator[Built]:
+    root = tmp_path_factory.mktemp("yt_base")
+    sandbox = SandboxServer(SandboxConfig.from_env(scale=Scale.named("small"))).start()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SOURCES__", "MW_", "SANDBOX_", "YOUTUBE__", "RECORDINGS__"))
+    }
+    env.update(
+        {
+            "MW_SANDBOX_URL": sandbox.base_url,
+            "MW_WAREHOUSE": str(root / "warehouse" / "meetings.duckdb"),
+            "MW_PIPELINES_DIR": str(root / "dlt_pipelines"),
+            "MW_STATE_DIR": str(root / "state"),
+            "MW_TOKEN_DIR": str(root / "tokens"),
+            "MW_RECORDINGS_DEST": str(root / "recordings"),
+            "DBT_LOG_PATH": str(root / "dbt_logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "RUNTIME__DLTHUB_TELEMETRY": "false",
+            "TRANSCRIPTS__ENABLED": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    try:
+        run_cli(env, "load")
+        run_cli(env, "transform")
+        run_cli(env, "recordings", "--video-only", "--sources", "zoom", "--no-progress")
+        yield Built(root, env)
+    finally:
+        sandbox.stop()
+
+
+@dataclass
+class Stage:
+    env: dict[str, str]
+    warehouse: Path
+    emulator: YouTubeEmulator
+
+    def publish(
+        self, *args: str, check: bool = True, extra: dict | None = None
+    ) -> subprocess.CompletedProcess:
+        return run_cli({**self.env, **(extra or {})}, "publish", *args, check=check)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipelines", "publish", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture
+def stage(built: Built, tmp_path: Path) -> Iterator[Stage]:
+    """A copy of the built warehouse + a fresh emulator configured as the channel."""
+    warehouse = tmp_path / "warehouse" / "meetings.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    shutil.copy(built.warehouse, warehouse)
+    emulator = YouTubeEmulator(Faults(daily_quota=10**9)).start()
+    creds = emulator.credentials()
+    env = {
+        **built.env,
+        "MW_WAREHOUSE": str(warehouse),
+        "MW_STATE_DIR": str(tmp_path / "state"),
+        "YOUTUBE__CLIENT_ID": creds["client_id"],
+        "YOUTUBE__CLIENT_SECRET": creds["client_secret"],
+        "YOUTUBE__REFRESH_TOKEN": creds["refresh_token"],
+        "YOUTUBE__API_ENDPOINT": emulator.api_endpoint,
+        "YOUTUBE__TOKEN_URI": emulator.token_uri,
+        "YOUTUBE__CA_CERTS": str(emulator.ca_path),
+        "YOUTUBE__CHUNK_SIZE_KIB": "256",
+        "YOUTUBE__DAILY_QUOTA_UNITS": str(10**9),
+    }
+    yield Stage(env, warehouse, emulator)
+    emulator.stop()
