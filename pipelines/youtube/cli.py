@@ -73,12 +73,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return summary.code
 
 
-def refresh_marts() -> None:
+def refresh_marts(snapshot: bool = True) -> None:
     """Rebuild the recordings mart (video id + URL beside each file) and republish the snapshot."""
     from pipelines import paths
     from pipelines.transform import run_transform
 
-    if run_transform(select="stg_youtube__publications+", quiet=True) == 0 and paths.serving_path().exists():
+    code = run_transform(select="stg_youtube__publications+", quiet=True)
+    if snapshot and code == 0 and paths.serving_path().exists():
         from pipelines.publish import publish_snapshot
 
         publish_snapshot()

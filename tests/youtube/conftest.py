@@ -1,6 +1,7 @@
-"""One sandbox warehouse for the publish tests (load + transform + recordings of the MP4 files, the
-real commands in their own processes, small scale), built once per session; each test publishes
-from its own copy of it to its own YouTube emulator over TLS on loopback."""
+"""One sandbox warehouse for the publish tests, built once per session by `python -m pipelines run`
+(`make run`: load + transform + recordings + publish, small scale) with the YouTube emulator
+configured as the channel; each other test publishes from its own copy of it (publish state
+emptied) to its own emulator over TLS on loopback."""
 
 from __future__ import annotations
 
@@ -24,10 +25,27 @@ from pipelines.sandbox.youtube import Faults, YouTubeEmulator
 class Built:
     root: Path
     env: dict[str, str]
+    emulator: YouTubeEmulator
+    run: subprocess.CompletedProcess
 
     @property
     def warehouse(self) -> Path:
         return Path(self.env["MW_WAREHOUSE"])
+
+
+def channel_env(emulator: YouTubeEmulator) -> dict[str, str]:
+    """The emulator configured as the channel, as a user would configure a real one."""
+    creds = emulator.credentials()
+    return {
+        "YOUTUBE__CLIENT_ID": creds["client_id"],
+        "YOUTUBE__CLIENT_SECRET": creds["client_secret"],
+        "YOUTUBE__REFRESH_TOKEN": creds["refresh_token"],
+        "YOUTUBE__API_ENDPOINT": emulator.api_endpoint,
+        "YOUTUBE__TOKEN_URI": emulator.token_uri,
+        "YOUTUBE__CA_CERTS": str(emulator.ca_path),
+        "YOUTUBE__CHUNK_SIZE_KIB": "256",
+        "YOUTUBE__DAILY_QUOTA_UNITS": str(10**9),
+    }
 
 
 def run_cli(
@@ -70,12 +88,14 @@ def built(tmp_path_factory) -> Iterator[Built]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    emulator = YouTubeEmulator(Faults(daily_quota=10**9)).start()
+    env.update(channel_env(emulator))
     try:
-        run_cli(env, "load")
-        run_cli(env, "transform")
-        run_cli(env, "recordings", "--video-only", "--sources", "zoom", "--no-progress")
-        yield Built(root, env)
+        # `make run` with a channel configured: load + transform + recordings + publish
+        run = run_cli(env, "run", timeout=600)
+        yield Built(root, env, emulator, run)
     finally:
+        emulator.stop()
         sandbox.stop()
 
 
@@ -111,20 +131,14 @@ def stage(built: Built, tmp_path: Path) -> Iterator[Stage]:
     warehouse = tmp_path / "warehouse" / "meetings.duckdb"
     warehouse.parent.mkdir(parents=True)
     shutil.copy(built.warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:  # nothing published yet, on a new channel
+        con.execute("delete from recordings.publications; delete from recordings.youtube_quota")
     emulator = YouTubeEmulator(Faults(daily_quota=10**9)).start()
-    creds = emulator.credentials()
     env = {
         **built.env,
         "MW_WAREHOUSE": str(warehouse),
         "MW_STATE_DIR": str(tmp_path / "state"),
-        "YOUTUBE__CLIENT_ID": creds["client_id"],
-        "YOUTUBE__CLIENT_SECRET": creds["client_secret"],
-        "YOUTUBE__REFRESH_TOKEN": creds["refresh_token"],
-        "YOUTUBE__API_ENDPOINT": emulator.api_endpoint,
-        "YOUTUBE__TOKEN_URI": emulator.token_uri,
-        "YOUTUBE__CA_CERTS": str(emulator.ca_path),
-        "YOUTUBE__CHUNK_SIZE_KIB": "256",
-        "YOUTUBE__DAILY_QUOTA_UNITS": str(10**9),
+        **channel_env(emulator),
     }
     yield Stage(env, warehouse, emulator)
     emulator.stop()

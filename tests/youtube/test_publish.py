@@ -9,7 +9,7 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import Stage
+from conftest import Built, Stage
 
 from pipelines.youtube import metadata
 
@@ -51,7 +51,8 @@ def _assert_all_published_once(stage: Stage, best: dict[str, tuple]) -> None:
     assert _ledger_total(stage) == sum(truth["quota_used"].values())
 
 
-def test_publishes_one_video_per_meeting_and_a_rerun_nothing(stage: Stage) -> None:
+def test_make_run_publishes_one_video_per_meeting_and_a_rerun_nothing(built: Built) -> None:
+    stage = Stage(built.env, built.warehouse, built.emulator)
     best = _best(stage)
     meetings = stage.query(
         BEST.replace(
@@ -59,17 +60,17 @@ def test_publishes_one_video_per_meeting_and_a_rerun_nothing(stage: Stage) -> No
         )
     )
     assert len(best) == meetings[0][0] >= 5  # one best file per meeting with a video file
-
-    first = stage.publish()
     _assert_all_published_once(stage, best)
-    assert f"published  {len(best)} video(s)" in first.stdout
-    # the mart shows the video beside the file (the command rebuilt it)
-    rows = dict(
-        stage.query(
-            "select recording_file_id, youtube_video_id from analytics.fct_recording_files where youtube_video_id is not null"
-        )
+    assert f"published  {len(best)} video(s)" in built.run.stdout
+    # the mart shows the video beside the file (the run rebuilt it after publishing)
+    in_mart = stage.query(
+        "select recording_file_id, youtube_video_id, youtube_url from analytics.fct_recording_files "
+        "where youtube_video_id is not null"
     )
-    assert rows == dict(stage.query("select file_key, video_id from recordings.publications"))
+    assert {r[0]: r[1] for r in in_mart} == dict(
+        stage.query("select file_key, video_id from recordings.publications")
+    )
+    assert all(r[2] == f"https://www.youtube.com/watch?v={r[1]}" for r in in_mart)
 
     calls_before = dict(stage.emulator.state.calls)
     again = stage.publish("--no-transform")
@@ -86,7 +87,7 @@ def test_publishes_one_video_per_meeting_and_a_rerun_nothing(stage: Stage) -> No
     dump = repr(stage.query("select * from recordings.publications")) + repr(
         stage.query("select * from recordings.youtube_quota")
     )
-    for text in (first.stdout, first.stderr, again.stdout, again.stderr, dump):
+    for text in (built.run.stdout, built.run.stderr, again.stdout, again.stderr, dump):
         assert not [s for s in secrets if s in text]
 
 
@@ -121,6 +122,8 @@ def test_kill_9_at_seeded_moments_then_rerun(stage: Stage, seed: int) -> None:
         state.release()
     stage.publish("--no-transform")
     _assert_all_published_once(stage, best)
+    assert state.calls.get("channels.list") == 1  # the expired session's file was found by listing
+    assert state.truth()["sessions"] > len(best)  # sessions were abandoned (initiation) or resumed
     statuses = Counter(r[0] for r in stage.query("select status from recordings.publications"))
     assert statuses == {"published": len(best)}
 
