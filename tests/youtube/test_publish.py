@@ -172,3 +172,30 @@ def test_ledger_budget_stops_before_youtube_would(stage: Stage) -> None:
     assert _ledger_total(stage) <= 5000
     assert _ledger_total(stage) == stage.emulator.state.quota_total()
     assert len(stage.emulator.state.truth()["videos"]) == 3
+
+
+def test_unverified_project_and_series_playlists(stage: Stage) -> None:
+    """Asked public, answered private (unverified project): said so; one playlist per series,
+    created once, each video in its series' playlist; filters narrow the selection."""
+    series = stage.query(
+        "select cast(f.meeting_series_id as varchar), count(*) from analytics.fct_recording_files f "
+        "where f.is_best_file and f.is_video_file and not f.is_trashed group by 1 order by 2 desc limit 2"
+    )
+    stage.emulator.state.faults.unverified_project = True
+    run = stage.publish(
+        "--no-transform",
+        "--series",
+        ",".join(s for s, _ in series),
+        extra={"YOUTUBE__PRIVACY_STATUS": "public", "YOUTUBE__PLAYLISTS": "series"},
+    )
+    truth = stage.emulator.state.truth()
+    assert len(truth["videos"]) == sum(n for _, n in series)
+    assert {v["privacy_asked"] for v in truth["videos"]} == {"public"}
+    assert {v["privacy_status"] for v in truth["videos"]} == {"private"}
+    assert f"YouTube made {len(truth['videos'])} upload(s) private" in run.stdout
+    assert len(truth["playlists"]) == len(series)
+    assert sorted(i["videoId"] for i in truth["playlist_items"]) == sorted(v["id"] for v in truth["videos"])
+    assert stage.query("select count(*) from recordings.publications where playlist_item_id is null") == [
+        (0,)
+    ]
+    assert _ledger_total(stage) == stage.emulator.state.quota_total()
