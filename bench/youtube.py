@@ -121,7 +121,9 @@ def child(mode: str, file: Path, size: int, endpoint: str, ca: str, warehouse: P
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="200,2000", help="file sizes in MB (default 200,2000)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "youtube.json"))
     args = parser.parse_args()
@@ -143,7 +145,9 @@ def main() -> int:
                     r = child(mode, file, mb * MB, endpoint, ca, warehouse)
                     r.update(mode=mode, size_mb=mb, mb_per_s=mb / r["seconds"])
                     rows.append(r)
-                    print(f"{mode:<8} {mb:>5} MB  {r['seconds']:6.1f} s  {r['mb_per_s']:6.1f} MB/s  peak RSS {r['peak_rss_mb']:.0f} MB")
+                    print(
+                        f"{mode:<8} {mb:>5} MB  {r['seconds']:6.1f} s  {r['mb_per_s']:6.1f} MB/s  peak RSS {r['peak_rss_mb']:.0f} MB"
+                    )
                 file.unlink()
     finally:
         emu.stdin.close()

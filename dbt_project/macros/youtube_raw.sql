@@ -4,8 +4,8 @@
         run. A warehouse it never ran on (no channel configured: the usual case) gets it empty
         here, so the recordings mart builds. Keep both definitions in step.
     -#}
-    create schema if not exists recordings;
-    create table if not exists recordings.publications (
+    create schema if not exists youtube;
+    create table if not exists youtube.publications (
         target varchar not null,
         file_key varchar not null,
         meeting_uuid varchar,

@@ -1,9 +1,10 @@
-"""The publish stage's state in the warehouse: ``recordings.publications`` (one row per file and
-target) and ``recordings.youtube_quota`` (units spent per Pacific-time day and API method).
+"""The publish stage's state in the warehouse: ``youtube.publications`` (one row per file and
+target) and ``youtube.quota`` (units spent per Pacific-time day and API method).
 
-Why in the warehouse, next to ``recordings.inventory``: what was published where is data analysts
+Why in the warehouse, beside ``recordings.inventory``: what was published where is data analysts
 join to the meetings (the mart shows the video id and URL), and DuckDB commits survive a
-``kill -9``. Every change is one autocommitted statement, written *before* the step it describes
+``kill -9``. Why a schema of its own: the serving snapshot copies ``analytics`` and ``recordings``
+to BI readers; upload session URIs and the quota ledger are operational state that stays private. Every change is one autocommitted statement, written *before* the step it describes
 can have an effect outside (the session URI before any byte is sent, the quota before the request),
 so a rerun always knows enough to probe, resume or reconcile instead of uploading twice.
 """
@@ -18,9 +19,9 @@ import duckdb
 
 from pipelines import clock
 
-SCHEMA = "recordings"
+SCHEMA = "youtube"
 TABLE = f"{SCHEMA}.publications"
-QUOTA_TABLE = f"{SCHEMA}.youtube_quota"
+QUOTA_TABLE = f"{SCHEMA}.quota"
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
 UPLOADING, PUBLISHED, FAILED = "uploading", "published", "failed"

@@ -132,7 +132,7 @@ def stage(built: Built, tmp_path: Path) -> Iterator[Stage]:
     warehouse.parent.mkdir(parents=True)
     shutil.copy(built.warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as con:  # nothing published yet, on a new channel
-        con.execute("delete from recordings.publications; delete from recordings.youtube_quota")
+        con.execute("delete from youtube.publications; delete from youtube.quota")
     emulator = YouTubeEmulator(Faults(daily_quota=10**9)).start()
     env = {
         **built.env,

@@ -30,7 +30,7 @@ def _videos_by_file(stage: Stage) -> Counter:
 
 
 def _ledger_total(stage: Stage) -> int:
-    return stage.query("select coalesce(sum(units), 0) from recordings.youtube_quota")[0][0]
+    return stage.query("select coalesce(sum(units), 0) from youtube.quota")[0][0]
 
 
 def _assert_all_published_once(stage: Stage, best: dict[str, tuple]) -> None:
@@ -44,9 +44,7 @@ def _assert_all_published_once(stage: Stage, best: dict[str, tuple]) -> None:
         assert (video["sha256"], video["size"]) == (sha, size), key
         assert video["title"] == metadata.video_title(topic, title)
         assert video["privacy_status"] == video["privacy_asked"] == "private"
-    published = stage.query(
-        "select file_key, video_id from recordings.publications where status = 'published'"
-    )
+    published = stage.query("select file_key, video_id from youtube.publications where status = 'published'")
     assert dict(published) == {metadata.marker_in(v["description"]): v["id"] for v in truth["videos"]}
     assert _ledger_total(stage) == sum(truth["quota_used"].values())
 
@@ -68,7 +66,7 @@ def test_make_run_publishes_one_video_per_meeting_and_a_rerun_nothing(built: Bui
         "where youtube_video_id is not null"
     )
     assert {r[0]: r[1] for r in in_mart} == dict(
-        stage.query("select file_key, video_id from recordings.publications")
+        stage.query("select file_key, video_id from youtube.publications")
     )
     assert all(r[2] == f"https://www.youtube.com/watch?v={r[1]}" for r in in_mart)
 
@@ -84,8 +82,8 @@ def test_make_run_publishes_one_video_per_meeting_and_a_rerun_nothing(built: Bui
         stage.env["YOUTUBE__REFRESH_TOKEN"],
         *stage.emulator.state.access_tokens,
     ]
-    dump = repr(stage.query("select * from recordings.publications")) + repr(
-        stage.query("select * from recordings.youtube_quota")
+    dump = repr(stage.query("select * from youtube.publications")) + repr(
+        stage.query("select * from youtube.quota")
     )
     for text in (built.run.stdout, built.run.stderr, again.stdout, again.stderr, dump):
         assert not [s for s in secrets if s in text]
@@ -124,7 +122,7 @@ def test_kill_9_at_seeded_moments_then_rerun(stage: Stage, seed: int) -> None:
     _assert_all_published_once(stage, best)
     assert state.calls.get("channels.list") == 1  # the expired session's file was found by listing
     assert state.truth()["sessions"] > len(best)  # sessions were abandoned (initiation) or resumed
-    statuses = Counter(r[0] for r in stage.query("select status from recordings.publications"))
+    statuses = Counter(r[0] for r in stage.query("select status from youtube.publications"))
     assert statuses == {"published": len(best)}
 
 
@@ -154,11 +152,7 @@ def test_quota_exhausted_stops_cleanly_and_the_next_day_finishes(stage: Stage, m
     stage.emulator.state.faults.daily_quota = 10**9
     stage.publish("--no-transform", extra={"MW_NOW": day2})
     _assert_all_published_once(stage, best)
-    days = dict(
-        stage.query(
-            "select cast(pacific_day as varchar), sum(units) from recordings.youtube_quota group by 1"
-        )
-    )
+    days = dict(stage.query("select cast(pacific_day as varchar), sum(units) from youtube.quota group by 1"))
     assert days == stage.emulator.state.truth()["quota_used"]
 
 
@@ -195,7 +189,5 @@ def test_unverified_project_and_series_playlists(stage: Stage) -> None:
     assert f"YouTube made {len(truth['videos'])} upload(s) private" in run.stdout
     assert len(truth["playlists"]) == len(series)
     assert sorted(i["videoId"] for i in truth["playlist_items"]) == sorted(v["id"] for v in truth["videos"])
-    assert stage.query("select count(*) from recordings.publications where playlist_item_id is null") == [
-        (0,)
-    ]
+    assert stage.query("select count(*) from youtube.publications where playlist_item_id is null") == [(0,)]
     assert _ledger_total(stage) == stage.emulator.state.quota_total()
