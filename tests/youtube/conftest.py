@@ -1,10 +1,11 @@
 """One sandbox warehouse for the publish tests, built once per session by `python -m pipelines run`
-(`make run`: load + transform + recordings + publish, small scale) with the YouTube emulator
+(`make run`: load + transform + recordings + publish, the tiny account over eight days) with the YouTube emulator
 configured as the channel; each other test publishes from its own copy of it (publish state
 emptied) to its own emulator over TLS on loopback."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -67,7 +68,9 @@ def run_cli(
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Iterator[Built]:
     root = tmp_path_factory.mktemp("yt_base")
-    sandbox = SandboxServer(SandboxConfig.from_env(scale=Scale.named("small"))).start()
+    # the tiny account over eight days: a handful of meetings with video files, 2 chunks each at 256 KiB
+    scale = dataclasses.replace(Scale.named("tiny"), days=8)
+    sandbox = SandboxServer(SandboxConfig.from_env(scale=scale)).start()
     env = {
         k: v
         for k, v in os.environ.items()
