@@ -57,6 +57,20 @@ def method_of(uri: str, verb: str) -> str | None:
     return None
 
 
+def session_host_allowed(session_uri: str, api_endpoint: str) -> bool:
+    """May the access token go to this upload session URI? Only to the configured API host (or,
+    for Google's own endpoint, another ``*.googleapis.com`` host): a session URI read back from the
+    warehouse or a ``Location`` header never sends credentials anywhere else."""
+    got, want = urlsplit(session_uri), urlsplit(api_endpoint)
+    if got.scheme != "https":
+        return False
+    if got.netloc == want.netloc:
+        return True
+    return bool(want.hostname and want.hostname.endswith(".googleapis.com")) and bool(
+        got.hostname and got.hostname.endswith(".googleapis.com") and got.port in (None, 443)
+    )
+
+
 def error_reason(content: bytes | str | None) -> str:
     """``errors[0].reason`` of Google's JSON error envelope ('' when absent)."""
     try:
@@ -70,8 +84,11 @@ class LedgerHttp(httplib2.Http):
     """httplib2 with the ledger in front: charge, send, refund when YouTube refused for quota or
     rate; and the session URI handed to ``on_session`` before any byte of the file is sent."""
 
-    def __init__(self, ledger: QuotaLedger, ca_certs: str | None, timeout: float = 120) -> None:
+    def __init__(
+        self, ledger: QuotaLedger, ca_certs: str | None, api_endpoint: str, timeout: float = 120
+    ) -> None:
         super().__init__(ca_certs=ca_certs, timeout=timeout)
+        self.api_endpoint = api_endpoint
         self.redirect_codes = self.redirect_codes - {308}
         self.ledger = ledger
         self.on_session: Callable[[str], None] | None = None
@@ -91,8 +108,13 @@ class LedgerHttp(httplib2.Http):
             self.ledger.refund(api_method, *charged)  # refused requests are not counted by YouTube
             if self.on_units:
                 self.on_units(-charged[1])
-        if api_method == "videos.insert" and resp.status == 200 and "location" in resp and self.on_session:
-            self.on_session(resp["location"])
+        if api_method == "videos.insert" and resp.status == 200 and "location" in resp:
+            if not session_host_allowed(resp["location"], self.api_endpoint):
+                raise PublishError(
+                    "YouTube answered an upload session on another host; refusing to send credentials there"
+                )
+            if self.on_session:
+                self.on_session(resp["location"])
         return resp, content
 
 
@@ -102,7 +124,7 @@ def build_service(settings: YouTubeSettings, ledger: QuotaLedger) -> tuple[Any, 
     from google.oauth2.credentials import Credentials
     from googleapiclient.discovery import build
 
-    raw = LedgerHttp(ledger, settings.ca_certs)
+    raw = LedgerHttp(ledger, settings.ca_certs, settings.api_endpoint)
     credentials = Credentials(
         token=None,
         refresh_token=settings.refresh_token,
@@ -145,6 +167,8 @@ class Uploader:
 
     def probe(self, session_uri: str, size: int) -> Probe:
         """Where the session stands (``Content-Range: bytes */N``); raises :class:`SessionExpired`."""
+        if not session_host_allowed(session_uri, self.settings.api_endpoint):
+            raise SessionExpired("the recorded session is not on the configured API host")
         for attempt in range(self.settings.max_attempts):
             try:
                 resp, content = self.authed.request(

@@ -24,6 +24,11 @@ from pipelines.youtube.state import PUBLISHED, PublishState, QuotaExhausted, Quo
 
 log = logging.getLogger("pipelines.youtube")
 
+
+class WarehouseLocked(RuntimeError):
+    """Another process holds the warehouse (the CLI prints this message, exit 1)."""
+
+
 QUOTA_STOP = 3  # exit code: stopped cleanly because the day's quota is spent; rerun after the reset
 
 
@@ -220,12 +225,13 @@ class _Embedded:
 def _target_settings(settings: YouTubeSettings) -> tuple[YouTubeSettings, str]:
     if settings.configured:
         return settings, "youtube"
-    from pipelines.sandbox.youtube import YouTubeEmulator
+    from pipelines.sandbox.youtube import Faults, YouTubeEmulator
 
     if _Embedded.emulator is None:
         import atexit
 
-        _Embedded.emulator = YouTubeEmulator().start()
+        # the emulated project's quota is the configured budget (Google's default: 10,000 units)
+        _Embedded.emulator = YouTubeEmulator(Faults(daily_quota=settings.daily_quota_units)).start()
         atexit.register(_Embedded.emulator.stop)
     emu = _Embedded.emulator
     print(f"publish: no YouTube channel configured: publishing to the embedded emulator at {emu.base_url}")
@@ -253,7 +259,16 @@ def run_publish(
     quiet: bool = False,
 ) -> PublishSummary:
     settings, target = _target_settings(settings or load_settings())
-    con = duckdb.connect(str(warehouse or paths.warehouse_path()))
+    path = str(warehouse or paths.warehouse_path())
+    try:
+        con = duckdb.connect(path)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise WarehouseLocked(
+            f"The warehouse {path} is open in another process (DuckDB allows one writer; a load or dbt "
+            "run?). The publish state lives there: rerun when that process has finished."
+        ) from exc
     try:
         state = PublishState(con, target)
         ledger = QuotaLedger(state, settings.daily_quota_units, cost_of=settings.cost)

@@ -39,3 +39,15 @@ def test_quota_day_is_pacific() -> None:
     assert quota_resets_at(at) == dt.datetime(2030, 1, 16, 8, 0, tzinfo=dt.UTC)
     summer = dt.datetime(2030, 7, 1, 12, tzinfo=dt.UTC)
     assert quota_resets_at(summer) == dt.datetime(2030, 7, 2, 7, 0, tzinfo=dt.UTC)
+
+
+def test_credentials_go_only_to_the_configured_host() -> None:
+    from pipelines.youtube.client import session_host_allowed
+
+    assert session_host_allowed("https://127.0.0.1:4443/upload/x?upload_id=1", "https://127.0.0.1:4443")
+    assert not session_host_allowed("https://127.0.0.1:9999/upload/x", "https://127.0.0.1:4443")
+    assert not session_host_allowed("http://127.0.0.1:4443/upload/x", "https://127.0.0.1:4443")
+    google = "https://youtube.googleapis.com"
+    assert session_host_allowed("https://www.googleapis.com/upload/youtube/v3/videos?upload_id=1", google)
+    assert not session_host_allowed("https://evil.example/upload?x=googleapis.com", google)
+    assert not session_host_allowed("https://www.googleapis.com.evil.example/upload", google)
