@@ -285,9 +285,16 @@ class Uploader:
         return None
 
     # ------------------------------------------------------------------ listing (reconciliation)
+    @property
+    def _retries(self) -> int:
+        """List calls are safe to repeat: the client retries 5xx, 429 and 403 rate limits itself."""
+        return self.settings.max_attempts - 1
+
     def uploads_by_marker(self, marker_of: Callable[[str], str | None]) -> dict[str, str]:
         """``file key -> video id`` of the channel's uploads carrying our marker (1 unit a page)."""
-        channels = self.service.channels().list(part="contentDetails", mine=True).execute()
+        channels = (
+            self.service.channels().list(part="contentDetails", mine=True).execute(num_retries=self._retries)
+        )
         items = channels.get("items") or []
         if not items:
             return {}
@@ -298,7 +305,7 @@ class Uploader:
             page = (
                 self.service.playlistItems()
                 .list(part="snippet", playlistId=uploads, maxResults=50, pageToken=token)
-                .execute()
+                .execute(num_retries=self._retries)
             )
             for item in page.get("items") or []:
                 snippet = item.get("snippet") or {}
@@ -317,7 +324,7 @@ class Uploader:
             page = (
                 self.service.playlists()
                 .list(part="snippet", mine=True, maxResults=50, pageToken=token)
-                .execute()
+                .execute(num_retries=self._retries)
             )
             for item in page.get("items") or []:
                 found.setdefault(item["snippet"]["title"], item["id"])
