@@ -98,19 +98,34 @@ def cmd_authorize_youtube(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    import webbrowser
+
     from google_auth_oauthlib.flow import InstalledAppFlow
 
+    try:
+        webbrowser.get()
+        browser = True
+    except webbrowser.Error:  # a server without a browser: the URL is printed to open elsewhere
+        browser = False
     config = {
         "installed": {
             "client_id": settings.client_id,
             "client_secret": settings.client_secret,
-            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "auth_uri": settings.auth_uri,
             "token_uri": settings.token_uri,
             "redirect_uris": ["http://localhost"],
         }
     }
     flow = InstalledAppFlow.from_client_config(config, scopes=settings.scopes)
-    credentials = flow.run_local_server(port=0, open_browser=True, access_type="offline", prompt="consent")
+    credentials = flow.run_local_server(
+        port=0,
+        open_browser=browser,
+        access_type="offline",
+        prompt="consent",
+        authorization_prompt_message="authorize youtube: open this URL in a browser on this machine: {url}",
+        success_message="meetings-warehouse is authorized; you may close this window.",
+        timeout_seconds=600,
+    )
     if not credentials.refresh_token:
         print(
             "authorize youtube: Google returned no refresh token; revoke the app's access and retry",

@@ -20,6 +20,7 @@ PRIVACY = ("private", "unlisted", "public")
 PLAYLISTS = ("none", "series", "course")
 GOOGLE_API = "https://youtube.googleapis.com"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 SCOPE_UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
 SCOPE_YOUTUBE = "https://www.googleapis.com/auth/youtube"
 CHUNK_UNIT = 256 * 1024  # non-final chunks must be multiples of 256 KiB (resumable upload protocol)
@@ -36,6 +37,7 @@ class YouTubeSettings:
     refresh_token: str | None = None
     api_endpoint: str = GOOGLE_API
     token_uri: str = GOOGLE_TOKEN_URI
+    auth_uri: str = GOOGLE_AUTH_URI  # consent page of `authorize youtube`
     ca_certs: str | None = None  # a CA bundle to trust (the emulator's; a proxy's)
     privacy_status: str = "private"
     category_id: str = "27"  # Education
@@ -67,8 +69,9 @@ class YouTubeSettings:
                 raise YouTubeConfigError(f"youtube.{name} = {getattr(self, name)}: must be >= 0")
         if self.max_attempts < 1:
             raise YouTubeConfigError("youtube.max_attempts must be >= 1")
-        if not self.api_endpoint.startswith("https://") or not self.token_uri.startswith("https://"):
-            raise YouTubeConfigError("youtube.api_endpoint and youtube.token_uri must be https:// URLs")
+        for name in ("api_endpoint", "token_uri", "auth_uri"):
+            if not getattr(self, name).startswith("https://"):
+                raise YouTubeConfigError(f"youtube.{name} = {getattr(self, name)!r}: must be an https:// URL")
 
     @property
     def configured(self) -> bool:

@@ -16,6 +16,7 @@ Errors use Google's JSON error envelope (``error.code``, ``error.message``, ``er
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -23,7 +24,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from pipelines.sandbox.youtube import state as st
 from pipelines.sandbox.youtube.tls import make_certificates
@@ -104,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path == "/token" and self.command == "POST":
                 result = self._token()
+            elif url.path == "/o/oauth2/auth" and self.command == "GET":
+                result = self._consent(query)
             elif url.path == "/_emulator/truth":
                 result = _json(200, state.truth())
             elif not self._authorized():
@@ -135,21 +138,46 @@ class _Handler(BaseHTTPRequestHandler):
         return auth.startswith("Bearer ") and auth[7:] in self.emulator.state.access_tokens
 
     # ------------------------------------------------------------------ OAuth
+    def _consent(self, query: dict) -> tuple:
+        """The installed-app consent page, consented at once: 302 to the loopback ``redirect_uri``
+        with ``code`` and ``state`` (https://developers.google.com/identity/protocols/oauth2/native-app,
+        steps 2-4). Only loopback redirect URIs are accepted, as Google does for desktop clients."""
+        redirect = query.get("redirect_uri") or ""
+        if query.get("client_id") != st.CLIENT_ID or not redirect.startswith(
+            ("http://localhost", "http://127.0.0.1")
+        ):
+            return _json(400, {"error": "invalid_request", "error_description": "redirect_uri_mismatch"})
+        if query.get("response_type") != "code":
+            return _json(400, {"error": "unsupported_response_type"})
+        code = self.emulator.state.issue_code(query.get("scope") or "")
+        sep = "&" if "?" in redirect else "?"
+        location = f"{redirect}{sep}state={query.get('state', '')}&code={code}&scope={query.get('scope', '')}"
+        return 302, {"Location": location}, b""
+
     def _token(self) -> tuple:
         form = {k: v[-1] for k, v in parse_qs(self._read_body().decode()).items()}
+        basic = self.headers.get("Authorization") or ""
+        if basic.startswith("Basic "):  # client_secret_basic (RFC 6749 2.3.1), as requests-oauthlib sends it
+            ident, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+            form.setdefault("client_id", unquote_plus(ident))
+            form.setdefault("client_secret", unquote_plus(secret))
         if form.get("client_id") != st.CLIENT_ID or form.get("client_secret") != st.CLIENT_SECRET:
             return _json(401, {"error": "invalid_client", "error_description": "Unauthorized"})
-        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != st.REFRESH_TOKEN:
-            return _json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
-        return _json(
-            200,
-            {
-                "access_token": self.emulator.state.issue_token(),
-                "expires_in": 3599,
-                "scope": "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube",
-                "token_type": "Bearer",
-            },
+        body = {
+            "access_token": self.emulator.state.issue_token(),
+            "expires_in": 3599,
+            "scope": "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube",
+            "token_type": "Bearer",
+        }
+        grant = form.get("grant_type")
+        granted = (
+            self.emulator.state.redeem_code(form.get("code") or "") if grant == "authorization_code" else None
         )
+        if granted is not None:  # the scopes consented to
+            return _json(200, {**body, "scope": granted, "refresh_token": st.REFRESH_TOKEN})
+        if grant != "refresh_token" or form.get("refresh_token") != st.REFRESH_TOKEN:
+            return _json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
+        return _json(200, body)
 
     # ------------------------------------------------------------------ resumable upload
     def _initiate(self, query: dict) -> tuple:

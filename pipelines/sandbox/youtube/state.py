@@ -118,6 +118,7 @@ class YouTubeState:
         self.playlists: dict[str, dict] = {}
         self.playlist_items: dict[str, dict] = {}
         self.access_tokens: set[str] = set()
+        self.codes: dict[str, str] = {}  # authorization code -> scope (installed-app consent)
         self.quota_used: dict[str, int] = {}  # Pacific date -> units charged
         self.calls: dict[str, int] = {}  # method -> calls answered (any status)
         self.counters = {"calls": 0, "chunks": 0, "initiation": 0, "chunk": 0, "video": 0}
@@ -168,6 +169,17 @@ class YouTubeState:
             token = "ya29.sandbox-" + _rand_id(self._rng, 40, string.ascii_letters + string.digits)
             self.access_tokens.add(token)
             return token
+
+    def issue_code(self, scope: str) -> str:
+        with self.lock:
+            code = "4/sandbox-" + _rand_id(self._rng, 30, string.ascii_letters + string.digits)
+            self.codes[code] = scope
+            return code
+
+    def redeem_code(self, code: str) -> str | None:
+        """The scope an authorization code grants (a code works once); ``None`` when unknown."""
+        with self.lock:
+            return self.codes.pop(code, None)
 
     # ------------------------------------------------------------------ uploads
     def new_session(self, size: int | None, content_type: str, metadata: dict, parts: list[str]) -> Session:
