@@ -387,7 +387,10 @@ class YouTubeEmulator:
         self.ca_path = certs.ca_path
         handler = type("Handler", (_Handler,), {"emulator": self})
         server = _Server(("127.0.0.1", self._port), handler)
-        server.socket = certs.context.wrap_socket(server.socket, server_side=True)
+        # the handshake happens in the request thread (on first read), not in the accepting loop
+        server.socket = certs.context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
         self._server = server
         self.port = server.server_address[1]
         self.base_url = f"https://127.0.0.1:{self.port}"
