@@ -275,8 +275,10 @@ def run_publish(
         summary = PublishSummary(target=target)
         candidates = select_candidates(con, filters or {})
         summary.candidates = len(candidates)
-        done = state.published_keys()
-        todo = [c for c in candidates if c.file_key not in done]
+        # one video per meeting: a meeting already published (even from a file that is no longer its
+        # best, e.g. a better view arrived later) is not published again
+        done, meetings_done = state.published_keys(), state.published_meetings()
+        todo = [c for c in candidates if c.file_key not in done and c.meeting_uuid not in meetings_done]
         summary.already = len(candidates) - len(todo)
         if dry_run:
             _print_plan(todo, settings, ledger, summary)

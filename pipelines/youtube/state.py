@@ -111,6 +111,13 @@ class PublishState:
         ).fetchone()
         return Publication(*row) if row else None
 
+    def published_meetings(self) -> set[str]:
+        rows = self.con.execute(
+            f"select distinct meeting_uuid from {TABLE} where target = ? and status = ? and meeting_uuid is not null",
+            [self.target, PUBLISHED],
+        ).fetchall()
+        return {r[0] for r in rows}
+
     def published_keys(self) -> set[str]:
         rows = self.con.execute(
             f"select file_key from {TABLE} where target = ? and status = ?", [self.target, PUBLISHED]

@@ -8,6 +8,7 @@ import signal
 import time
 from collections import Counter
 
+import duckdb
 import pytest
 from conftest import Built, Stage
 
@@ -194,3 +195,17 @@ def test_unverified_project_and_series_playlists(stage: Stage) -> None:
     assert sorted(i["videoId"] for i in truth["playlist_items"]) == sorted(v["id"] for v in truth["videos"])
     assert stage.query("select count(*) from youtube.publications where playlist_item_id is null") == [(0,)]
     assert _ledger_total(stage) == stage.emulator.state.quota_total()
+
+
+def test_a_meeting_already_published_is_not_published_again(stage: Stage) -> None:
+    """A later, better file of a published meeting (the mart's best changes) makes no second video."""
+    best = _best(stage)
+    stage.publish("--no-transform")
+    key = sorted(best)[0]
+    with duckdb.connect(str(stage.warehouse)) as con:  # as if another file had become the meeting's best
+        con.execute(
+            "update youtube.publications set file_key = 'an-older-best-file' where file_key = ?", [key]
+        )
+    again = stage.publish("--no-transform")
+    assert "published  0 video(s)" in again.stdout
+    assert len(stage.emulator.state.truth()["videos"]) == len(best)
