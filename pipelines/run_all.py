@@ -32,6 +32,7 @@ class RunReport:
     recordings: Any = None  # pipelines.recordings.run.RunSummary
     recordings_code: int | None = None
     transcripts: Any = None  # pipelines.transcripts.stage.TranscriptsSummary (None: off or not run)
+    youtube: Any = None  # pipelines.youtube.stage.PublishSummary (None: no channel configured)
     attention: list[str] = field(default_factory=list)
 
 
@@ -125,6 +126,8 @@ def format_report(report: RunReport) -> str:
             f"transcripts {t.cues_loaded:,} cue(s) from {t.files_parsed:,} file(s) this run; "
             f'search: python -m pipelines search "..."'
         )
+    if report.youtube is not None:
+        lines.append(report.youtube.line())
     notes = _attention(report)
     lines.append("attention  " + ("nothing" if not notes else notes[0]))
     lines += [f"           {n}" for n in notes[1:]]
@@ -167,6 +170,33 @@ def _run_transcripts(report: RunReport) -> None:
         report.transform_code = run_transform(select="source:transcripts+", quiet=True)
 
 
+def _run_youtube(report: RunReport) -> None:
+    """After the copy, only when a YouTube channel is configured: publish the best recording of
+    each meeting (pipelines/youtube/), then rebuild the recordings mart with the video ids."""
+    from pipelines.youtube.settings import load_settings
+
+    try:
+        if not load_settings().configured:
+            return
+        from pipelines.youtube.cli import refresh_marts
+        from pipelines.youtube.stage import run_publish
+
+        report.youtube = run_publish()
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # the copy is done; the next run publishes what this one could not
+        report.attention.append(f"publish (YouTube) did not run: {type(exc).__name__}: {exc}")
+        return
+    if report.youtube.stopped:
+        report.attention.append(f"publish (YouTube) stopped: {report.youtube.stopped}")
+    if report.youtube.failed:
+        report.attention.append(
+            f"publish (YouTube): {report.youtube.failed} file(s) failed; the next run retries them"
+        )
+    if report.youtube.published and report.transform_code == 0:
+        refresh_marts(snapshot=False)  # run_all publishes the snapshot next
+
+
 def run_all(args: argparse.Namespace) -> int:
     """Load, transform, recordings, summary; exit code 0 when every stage succeeded."""
     from pipelines.load import SOURCES, run_load
@@ -185,6 +215,7 @@ def run_all(args: argparse.Namespace) -> int:
         report.recordings = run_recordings(progress=None)
         report.recordings_code = 0 if report.recordings.ok else 1
         _run_transcripts(report)
+        _run_youtube(report)
         from pipelines.publish import publish_snapshot
 
         if report.transform_code == 0 and paths.serving_path().exists():
@@ -196,5 +227,8 @@ def run_all(args: argparse.Namespace) -> int:
         report.attention.append(f"recordings did not run: {type(exc).__name__}: {exc}")
     print(format_report(report))
     print(f"           ({(dt.datetime.now(dt.UTC) - started).total_seconds():.0f} s in all)")
-    codes = (report.load_code, report.transform_code or 0, report.recordings_code or 0)
+    youtube_code = (
+        1 if report.youtube is not None and report.youtube.failed else 0
+    )  # a quota stop is not a failure
+    codes = (report.load_code, report.transform_code or 0, report.recordings_code or 0, youtube_code)
     return next((c for c in codes if c), 0)

@@ -3,7 +3,8 @@
     it belongs to, the file chosen for publishing (is_best_file: the highest priority of seed
     recording_type_priority among the recording's video files, then the largest, then the id),
     and a ready title in the "full" format: "<topic> - YYYY-MM-DD HH:MM (<N> min)" (UTC start;
-    without the duration part when Zoom reports 0 minutes).
+    without the duration part when Zoom reports 0 minutes). youtube_video_id / youtube_url: the
+    video the publish stage made of the file (null when it was not published).
 -#}
 
 with
@@ -23,6 +24,12 @@ recordings as (
 priorities as (
 
     select * from {{ ref('recording_type_priority') }}
+
+),
+
+publications as (
+
+    select * from {{ ref('stg_youtube__publications') }}
 
 ),
 
@@ -80,10 +87,14 @@ final as (
         recordings.started_at as recording_meeting_started_at,
         ranked.recording_started_at,
         ranked.recording_ended_at,
-        ranked.deleted_at
+        ranked.deleted_at,
+        publications.youtube_video_id,
+        publications.youtube_url
     from ranked
     left join recordings
         on ranked.meeting_uuid = recordings.meeting_uuid
+    left join publications
+        on ranked.recording_file_id = publications.recording_file_id
 
 )
 
