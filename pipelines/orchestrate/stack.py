@@ -224,7 +224,7 @@ def run_stack(port: int | None = None) -> int:
     home = dagster_home()
     stack = Stack(
         home=home,
-        port=port if port is not None else (settings.port or free_port()),
+        port=(port if port is not None else settings.port) or free_port(),  # 0: any free port
         code_port=free_port(),
         stop_timeout=settings.stop_timeout_seconds,
     )
