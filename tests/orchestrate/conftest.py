@@ -3,6 +3,7 @@ test is selected, early, so that its wait for the next cron minute overlaps the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -60,10 +61,8 @@ class RunningStack:
 
     def kill(self) -> None:
         for pid in self.processes():
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, 9)
-            except OSError:
-                pass
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -97,8 +96,6 @@ def dagster_stack(request) -> Iterator[RunningStack | None]:
     finally:
         if stack.proc.poll() is None:
             stack.proc.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 stack.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
         stack.kill()
