@@ -3,8 +3,9 @@
 Not ``dagster dev``: measured here, it ignored SIGTERM for 60 s while runs were queued. Instead
 three child processes share one process group that this process leads the shutdown of:
 
-* ``dagster code-server start``: the one code location (the definitions module), loaded once
-  and shared by the webserver and the daemon through a workspace file (as ``dagster dev`` does);
+* ``dagster api grpc``: the one code location (the definitions module), loaded once in this
+  process and shared by the webserver and the daemon through a workspace file (``dagster dev`` and
+  ``dagster code-server start`` add a proxy process in front of it: ~100 MB more);
 * ``dagster-webserver`` bound to 127.0.0.1 (the UI, never on another interface);
 * ``dagster-daemon run``: schedules, sensors and the run queue (one run at a time).
 
@@ -76,6 +77,15 @@ def write_instance_config(home: Path) -> Path:
     return path
 
 
+def init_storage(home: Path) -> None:
+    """Create (or migrate) the instance's SQLite storage before the children start: three processes
+    creating it at once race on its schema table (seen here: the webserver died on a UNIQUE error)."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs(limit=1)
+
+
 def stack_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -136,8 +146,8 @@ class Stack:
         commands = {
             "code-server": [
                 _bin("dagster"),
-                "code-server",
-                "start",
+                "api",
+                "grpc",
                 "-h",
                 "127.0.0.1",
                 "-p",
@@ -158,6 +168,7 @@ class Stack:
             ],
             "daemon": [_bin("dagster-daemon"), "run", "-w", str(workspace)],
         }
+        init_storage(self.home)
         self.log_dir = self.log_dir or self.home / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name, command in commands.items():
