@@ -259,6 +259,19 @@ def _request(key: str, batch: dict) -> dg.RunRequest:
     return dg.RunRequest(run_key=key, job_name=load_job.name, asset_selection=a.load_keys("zoom"), tags=tags)
 
 
+def webhook_queue_path():
+    """The receiver's queue file: ``[zoom.webhooks] queue_path`` when set, else its default (None)."""
+    from pathlib import Path
+
+    import dlt
+
+    try:
+        value = dlt.config.get("zoom.webhooks.queue_path")
+    except Exception:
+        value = None
+    return Path(str(value)).expanduser() if value else None
+
+
 def build_webhook_sensor(settings: OrchestrateSettings) -> dg.SensorDefinition:
     @dg.sensor(
         name="zoom_webhooks",
@@ -270,9 +283,8 @@ def build_webhook_sensor(settings: OrchestrateSettings) -> dg.SensorDefinition:
     def zoom_webhooks(context: dg.SensorEvaluationContext):
         from pipelines.webhooks.queue import EventQueue
 
-        requests, cursor = webhook_requests(
-            EventQueue(), context.instance, context.cursor, settings.webhook_batch
-        )
+        queue = EventQueue(webhook_queue_path())
+        requests, cursor = webhook_requests(queue, context.instance, context.cursor, settings.webhook_batch)
         context.update_cursor(cursor)
         if not requests:
             return dg.SkipReason("no queued webhook events")

@@ -12,8 +12,13 @@ def add_parsers(sub: argparse._SubParsersAction, subparser: Callable[..., argpar
         sub, "orchestrate", "run Dagster locally: webserver on 127.0.0.1 and the daemon (schedules, sensors)"
     )
     p.add_argument("--port", type=int, default=None, help="webserver port (default [orchestrate] port, 3000)")
-    subparser(sub, "webhooks", "receive Zoom webhooks (signature-checked, queued durably for the sensor)")
-    return {"orchestrate": cmd_orchestrate, "webhooks": _not_built}
+    from pipelines.webhooks.cli import add_arguments as webhooks_arguments
+    from pipelines.webhooks.cli import cmd_webhooks
+
+    webhooks_arguments(
+        subparser(sub, "webhooks", "receive Zoom webhooks (signature-checked, queued durably for the sensor)")
+    )
+    return {"orchestrate": cmd_orchestrate, "webhooks": cmd_webhooks}
 
 
 def cmd_orchestrate(args: argparse.Namespace) -> int:

@@ -66,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "when it holds recordings)",
     )
     parser.add_argument("--sources", default=None, help="zoom, meets or zoom,meets (default both)")
+    parser.add_argument(
+        "--meetings",
+        default=None,
+        metavar="UUID[,UUID...]",
+        help="only these Zoom meeting instances, planned from the API (GET /meetings/{uuid}/recordings); "
+        "what the webhook sensor runs for a recording.completed",
+    )
     parser.add_argument("--retry-gone", action="store_true", help="try files marked gone at the source again")
     parser.add_argument(
         "--s3-endpoint-url",
@@ -92,5 +99,6 @@ def run_from_args(args: argparse.Namespace) -> int:
         retry_gone=args.retry_gone,
         s3_endpoint_url=args.s3_endpoint_url,
         progress=False if args.no_progress else None,
+        meetings=args.meetings,
     )
     return 0 if summary.ok else 1

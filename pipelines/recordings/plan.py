@@ -67,6 +67,7 @@ class PlanFilter:
     date_to: date | None = None
     include_trash: bool = False
     sources: frozenset[str] = frozenset({ZOOM, MEETS})
+    meetings: tuple[str, ...] | None = None  # ``--meetings``: only these Zoom meeting instances (UUIDs)
 
     def accepts(self, f: PlannedFile, host_id: str | None = None) -> bool:
         if f.source not in self.sources:
@@ -102,6 +103,15 @@ def parse_types(value: str | Sequence[str] | None, video_only: bool = False) -> 
             raise ValueError(f"unknown file type {item!r} in --types; known: {known}")
         out.add(kind)
     return frozenset(out) or None
+
+
+def parse_meetings(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``--meetings UUID[,UUID...]`` -> the UUIDs in order, once each (Zoom UUIDs hold no commas)."""
+    if not value:
+        return None
+    items = value.split(",") if isinstance(value, str) else [x for v in value for x in v.split(",")]
+    uuids = tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
+    return uuids or None
 
 
 def parse_users(value: str | Sequence[str] | None) -> frozenset[str] | None:
@@ -506,6 +516,51 @@ def plan_zoom_from_api(zoom: Any, flt: PlanFilter, today: date) -> tuple[list[Pl
                 out.extend(f for f in zoom_files_of(meeting, email, trashed=True) if flt.accepts(f, uid))
             calls += 1
     return _dedupe(out), calls
+
+
+def host_emails_from_warehouse(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Zoom user id -> e-mail from ``zoom_raw.users`` (empty when the warehouse has none)."""
+    if not {"id", "email"} <= _columns(con, "zoom_raw", "users"):
+        return {}
+    rows = con.execute("select id, email from zoom_raw.users where email is not null").fetchall()
+    return {str(uid): str(email) for uid, email in rows}
+
+
+def plan_zoom_meetings(
+    zoom: Any, flt: PlanFilter, host_emails: dict[str, str]
+) -> tuple[list[PlannedFile], int, list[str]]:
+    """Plan the files of the ``--meetings`` instances: ``GET /meetings/{uuid}/recordings`` each
+    (Light; UUIDs double-encoded when Zoom requires it). Host e-mails (they name the folders, as in
+    a full run) come from ``host_emails`` (the warehouse), else from one ``GET /users`` listing.
+
+    Returns the files, the number of API calls, and the UUIDs Zoom has no recording for (404:
+    never recorded, still processing, trashed or deleted).
+    """
+    from pipelines.api_client import LIGHT, NotFound
+    from pipelines.zoom.client import encode_meeting_id
+
+    calls = 0
+    found: list[dict] = []
+    missing: list[str] = []
+    for uuid in flt.meetings or ():
+        try:
+            body = zoom.api.get_json(f"meetings/{encode_meeting_id(uuid)}/recordings", category=LIGHT)
+        except NotFound:
+            missing.append(uuid)
+            body = None
+        calls += 1
+        if isinstance(body, dict) and body.get("uuid"):
+            found.append(body)
+    emails = dict(host_emails)
+    if any(str(m.get("host_id") or "") not in emails for m in found):
+        for status in ("active", "inactive"):
+            emails.update({str(u.get("id")): u.get("email") for u in zoom.users(status) if u.get("email")})
+            calls += 1
+    out: list[PlannedFile] = []
+    for meeting in found:
+        host_id = str(meeting.get("host_id") or "")
+        out.extend(f for f in zoom_files_of(meeting, emails.get(host_id)) if flt.accepts(f, host_id))
+    return _dedupe(out), calls, missing
 
 
 def plan_meets_from_api(meets: Any, flt: PlanFilter, today: date) -> tuple[list[PlannedFile], int]:

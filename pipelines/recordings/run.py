@@ -43,14 +43,17 @@ from pipelines.recordings.plan import (
     PlanFilter,
     assign_paths,
     expiring_soon,
+    host_emails_from_warehouse,
     match_fresh_file,
     order,
+    parse_meetings,
     parse_types,
     parse_users,
     past_auto_delete,
     plan_from_warehouse,
     plan_meets_from_api,
     plan_zoom_from_api,
+    plan_zoom_meetings,
     warehouse_has_recordings,
 )
 from pipelines.recordings.settings import RecordingsSettings, load_settings
@@ -471,12 +474,14 @@ def run_recordings(
     progress: bool | None = None,
     print_summary: bool = True,
     settings: RecordingsSettings | None = None,
+    meetings: str | Sequence[str] | None = None,
 ) -> RunSummary:
     """Copy recording files to ``dest`` (see module docstring); returns the run's summary.
 
     CLI mapping: ``--dest``, ``--types``, ``--video-only``, ``--users``, ``--from``, ``--to``,
     ``--include-trash``, ``--dry-run``, ``--max-concurrent``, ``--plan-from``, ``--sources``,
-    ``--retry-gone``, ``--s3-endpoint-url``. ``progress=None`` shows the live bar on a terminal.
+    ``--retry-gone``, ``--s3-endpoint-url``, ``--meetings``. ``progress=None`` shows the live bar on
+    a terminal. ``meetings`` (Zoom UUIDs) plans only those meeting instances, from the API.
     """
     from pipelines.paths import warehouse_path
 
@@ -486,6 +491,13 @@ def run_recordings(
         dest=dest, max_concurrent=max_concurrent, plan_from=plan_from, s3_endpoint_url=s3_endpoint_url
     )
     wanted_sources = _parse_sources(sources)
+    only_meetings = parse_meetings(meetings)
+    if only_meetings is not None:
+        if ZOOM not in wanted_sources:
+            raise ValueError(
+                "--meetings takes Zoom meeting UUIDs; it cannot be combined with --sources meets"
+            )
+        wanted_sources = frozenset({ZOOM})
     flt = PlanFilter(
         types=parse_types(types, video_only),
         users=parse_users(users),
@@ -493,6 +505,7 @@ def run_recordings(
         date_to=_as_date(date_to, "--to"),
         include_trash=include_trash,
         sources=wanted_sources,
+        meetings=only_meetings,
     )
     root = normalize_root(settings.dest)
     inventory = Inventory.open(warehouse or warehouse_path(), read_only=dry_run)
@@ -605,6 +618,17 @@ def _plan(
     clients: Clients,
     summary: RunSummary,
 ) -> tuple[list[PlannedFile], int]:
+    if flt.meetings is not None:  # a targeted run (e.g. from a recording.completed webhook)
+        _ensure_clients(clients, {ZOOM}, settings)
+        files, calls, missing = plan_zoom_meetings(
+            clients.zoom, flt, host_emails_from_warehouse(inventory.con)
+        )
+        for uuid in missing:
+            log.warning(
+                "Zoom has no recording of meeting %s (not recorded, still processing, or deleted)", uuid
+            )
+        summary.plan_source = "api"
+        return files, calls
     mode = settings.plan_from
     have = warehouse_has_recordings(inventory.con) if mode != "api" else {ZOOM: False, MEETS: False}
     files: list[PlannedFile] = []

@@ -67,6 +67,9 @@ SERVE_KNOBS: tuple[str, ...] = (
     "port",
     "plan",
     "daily_limit_headers",
+    "webhook_url",
+    "webhook_secret",
+    "webhook_retry_delays",
     *(flag[1] for flag in FAULT_FLAGS),
 )
 
@@ -162,6 +165,29 @@ def _serve_arguments(sp: argparse.ArgumentParser) -> None:
         default=None,
         choices=tuple(PLANS),
         help="Zoom plan whose rate limits apply: %(choices)s (default: SANDBOX_PLAN or business)",
+    )
+    hooks = sp.add_argument_group(
+        "webhooks", "signed Zoom notifications as the clock passes meeting ends and finished recordings"
+    )
+    hooks.add_argument(
+        "--webhook-url",
+        default=None,
+        metavar="URL",
+        help="POST meeting.ended / recording.completed here (default: SANDBOX_WEBHOOK_URL, else none)",
+    )
+    hooks.add_argument(
+        "--webhook-secret",
+        default=None,
+        metavar="TOKEN",
+        help="the secret token they are signed with (default: SANDBOX_WEBHOOK_SECRET, else the public "
+        "sandbox-webhook-secret-not-a-real-secret)",
+    )
+    hooks.add_argument(
+        "--webhook-retry-delays",
+        default=None,
+        metavar="S,S,S",
+        help="seconds before each retry when the receiver does not answer 200/204 "
+        "(default: Zoom's 300,1200,3600)",
     )
     faults = sp.add_argument_group("faults", "what goes wrong, and how often (all off by default)")
     for flag, dest, kind, metavar, help_text in FAULT_FLAGS:

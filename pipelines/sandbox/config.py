@@ -21,6 +21,7 @@ SANDBOX_CLIENT_SECRET = "sandbox-client-secret-not-a-real-secret"
 SANDBOX_MEETS_TOKEN = "sandbox-meets-token-not-a-real-secret"
 SANDBOX_REDIRECT_URI = "http://127.0.0.1:8765/redirect"
 MEETS_TOKEN_HEADER = "X-MEETS-API-Token"
+SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret-not-a-real-secret"  # the Zoom app's "Secret Token"
 
 # Zoom's published per-account limits (see shared/reference/zoom-api-facts.md section 5.1).
 PLANS: dict[str, dict] = {
@@ -114,6 +115,12 @@ class SandboxConfig:
     now: dt.datetime | None = None
     # how records are served: full, or sparse / with emptied entities (see profiles.py)
     profile: Profile = field(default_factory=Profile)
+    # Zoom webhooks: where the sandbox POSTs signed meeting.ended / recording.completed notifications
+    # as its clock passes them (None: no webhooks), the secret token it signs with, and the delays of
+    # its retries (Zoom's: 5, 20 and 60 minutes; see pipelines/sandbox/webhooks.py)
+    webhook_url: str | None = None
+    webhook_secret: str = SANDBOX_WEBHOOK_SECRET
+    webhook_retry_delays: str | None = None  # "300,1200,3600"; None: Zoom's delays
 
     @classmethod
     def from_env(cls, **overrides: object) -> SandboxConfig:
@@ -138,6 +145,9 @@ class SandboxConfig:
 
             cfg.bad_inputs = load_corpus(env["SANDBOX_BAD_INPUTS"])
         cfg.profile = Profile.from_env(cfg.seed)
+        for knob in ("webhook_url", "webhook_secret", "webhook_retry_delays"):
+            if env.get(f"SANDBOX_{knob.upper()}"):
+                setattr(cfg, knob, env[f"SANDBOX_{knob.upper()}"])
         for f in fields(Faults):
             key = f"SANDBOX_{f.name.upper()}"
             if key in env:

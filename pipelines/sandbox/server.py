@@ -107,6 +107,7 @@ class SandboxServer:
         self._threads: list[threading.Thread] = []
         self.base_url = ""
         self.storage_url = ""
+        self.webhooks = None  # WebhookSender when config.webhook_url is set
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SandboxServer:
@@ -119,6 +120,16 @@ class SandboxServer:
             t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
             t.start()
             self._threads.append(t)
+        if self.config.webhook_url:
+            from pipelines.sandbox.webhooks import WebhookSender, parse_delays
+
+            self.webhooks = WebhookSender(
+                self.state,
+                self.config.webhook_url,
+                self.config.webhook_secret,
+                self.base_url,
+                parse_delays(self.config.webhook_retry_delays),
+            ).start()
         return self
 
     def _make_server(self, port: int, storage: bool) -> ThreadingHTTPServer:
@@ -129,6 +140,9 @@ class SandboxServer:
         return srv
 
     def stop(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.stop()
+            self.webhooks = None
         for srv in self._servers:
             srv.shutdown()
             srv.server_close()
@@ -338,6 +352,8 @@ class SandboxServer:
                 except (TypeError, ValueError) as exc:
                     return json_response(400, {"error": str(exc)})
             return json_response(200, st.bad_inputs.truth())
+        if name == "webhooks":  # the webhook sender's delivery attempts (empty without --webhook-url)
+            return json_response(200, self.webhooks.status() if self.webhooks else {"url": None})
         if name == "storage_requests":
             with st.lock:
                 return json_response(200, list(st.storage_requests))

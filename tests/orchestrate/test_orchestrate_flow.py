@@ -19,6 +19,8 @@ from pipelines import embedded
 from pipelines.orchestrate import assets as a
 from pipelines.orchestrate.definitions import build_definitions
 from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
+from pipelines.sandbox.zoom_api import recording_visibility
+from pipelines.webhooks.queue import EventQueue
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -93,6 +95,7 @@ def test_a_load_stopped_by_the_daily_budget_is_a_clean_visible_outcome(flow) -> 
 
 def test_the_next_load_resumes_and_every_asset_equals_the_truth(flow) -> None:
     instance, server = flow["instance"], flow["server"]
+    warehouse = Path(os.environ["MW_WAREHOUSE"])
     flow["mp"].setenv("SOURCES__ZOOM__DAILY_BUDGET", "1000000")  # as after the daily reset
     loaded = _job(flow, "load").execute_in_process(instance=instance)
     assert loaded.success and _meta(loaded, ["zoom", "meetings"])["budget_exhausted"] is False
@@ -107,6 +110,27 @@ def test_the_next_load_resumes_and_every_asset_equals_the_truth(flow) -> None:
     assert len(checks) == len(a.dbt_models.check_keys) and all(c.passed for c in checks)
     again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
     assert not again.run_requests
+
+    # a recording.completed webhook: the sensor's run copies exactly that meeting's files, once
+    account, now = server.state.account, server.state.now()
+    target = next(r for r in account.recordings if recording_visibility(r, now) == "available" and r.files)
+    queue = EventQueue()
+    queue.put("recording.completed", 1, {"account_id": "A", "object": {"uuid": target.meeting.uuid, "id": 1}})
+    webhooks = next(s for s in flow["defs"].sensors if s.name == "zoom_webhooks")
+    tick = webhooks.evaluate_tick(dg.build_sensor_context(instance=instance))
+    [request] = tick.run_requests
+    targeted = _job(flow, "recordings").execute_in_process(
+        instance=instance,
+        run_config=request.run_config,
+        tags={**request.tags, "dagster/run_key": request.run_key},
+        asset_selection=[dg.AssetKey(["recordings", "files"])],
+    )
+    assert targeted.success
+    rows = rs.inventory(warehouse)
+    assert {r["meeting_uuid"] for r in rows} == {target.meeting.uuid}
+    assert len([r for r in rows if r["status"] == "copied"]) == len(target.files)
+    tick = webhooks.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
+    assert not tick.run_requests and queue.counts() == {"pending": 0, "done": 1}
 
     copied = _job(flow, "recordings").execute_in_process(instance=instance)
     assert copied.success
@@ -125,7 +149,6 @@ def test_the_next_load_resumes_and_every_asset_equals_the_truth(flow) -> None:
     assert everything - materialised == {dg.AssetKey(["youtube", "publications"])}
 
     truth = requests.get(f"{server.base_url}/_sandbox/truth", timeout=120).json()
-    warehouse = Path(os.environ["MW_WAREHOUSE"])
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert_zoom_equals_truth(con, truth)
         assert_meets_equals_truth(con, truth)

@@ -50,3 +50,34 @@ def test_tokens_are_not_stored(tmp_path):
     assert event.payload["object"]["recording_files"][0]["download_url"] == "https://x/rec/download/f1?a=1"
     with sqlite3.connect(tmp_path / "q.sqlite") as conn:
         assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_writer_process_and_a_reader_share_the_file(tmp_path):
+    """The receiver's writes and the sensor's reads/marks from two processes at once: every event is
+    taken exactly once, none is lost, no 'database is locked' escapes."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "q.sqlite"
+    EventQueue(path)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from pipelines.webhooks.queue import EventQueue\n"
+        "q = EventQueue(Path(sys.argv[1]))\n"
+        "for i in range(300):\n"
+        "    assert q.put('recording.completed', 1000 + i, {'object': {'uuid': f'u{i}==', 'id': i}}) is not None\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code, str(path)])
+    q = EventQueue(path)
+    taken: list[int] = []
+    while True:
+        running = writer.poll() is None
+        batch = q.pending(limit=25)
+        q.mark_done([e.id for e in batch], f"run-{len(taken)}")
+        taken.extend(e.event_ts for e in batch)
+        if not running and not batch:
+            break
+    assert writer.returncode == 0
+    assert sorted(taken) == list(range(1000, 1300))  # each once, in no particular batch
+    assert q.counts() == {"pending": 0, "done": 300}
