@@ -17,7 +17,6 @@ staging/stg_zoom__meetings -> analytics/fct_meetings``.
 
 import datetime as dt
 import fcntl
-import inspect
 import json
 import os
 import subprocess
@@ -392,14 +391,6 @@ class RecordingsConfig(dg.Config):
     meetings: list[str] = []  # noqa: RUF012 - a pydantic field: copied per instance
 
 
-def _copy_kwargs(meetings: list[str]) -> dict[str, Any]:
-    from pipelines.recordings.run import run_recordings
-
-    if meetings and "meetings" in inspect.signature(run_recordings).parameters:
-        return {"meetings": meetings}
-    return {}  # no meeting filter in this version: the whole (incremental) copy covers them
-
-
 @dg.asset(
     key=["recordings", "files"],
     group_name="recordings",
@@ -419,7 +410,7 @@ def recordings_copy(context: AssetExecutionContext, config: RecordingsConfig) ->
     from pipelines.settings_check import RECORDINGS, require_valid_settings
 
     require_valid_settings((RECORDINGS,))
-    summary = run_recordings(progress=None, **_copy_kwargs(config.meetings))
+    summary = run_recordings(progress=None, meetings=config.meetings or None)
     meta = {
         "copied": summary.copied,
         "copied_bytes": summary.copied_bytes,
