@@ -1,9 +1,10 @@
 """Idle memory of the Dagster stack of ``python -m pipelines orchestrate``, and its SIGTERM stop time.
 
-The stack (code server and its gRPC worker, webserver on 127.0.0.1, daemon) starts on a temporary
-``DAGSTER_HOME`` with the loads and the copy scheduled once a year (nothing runs; the daemon still
+``python -m pipelines orchestrate`` (the supervisor, the code location served by ``dagster api
+grpc``, the webserver on 127.0.0.1, the daemon) starts on a temporary ``DAGSTER_HOME`` with the loads and the copy scheduled once a year (nothing runs; the daemon still
 evaluates every schedule and sensor), settles, and is sampled: RSS and PSS (shared pages counted once
-across processes: the fair sum for processes that share libraries) of every process in its group.
+across processes: the fair sum for processes that share libraries) of every process of the stack;
+then SIGTERM to the supervisor, and the time until every one of them has exited.
 
 Baseline, measured in the same run: one Python process that imports the definitions module (the
 code location loaded once: dagster, dagster-dlt, dagster-dbt, dlt, the sources, the dbt manifest),
@@ -16,6 +17,7 @@ Run: ``python bench/orchestrate.py`` (~1 min). Results: ``bench/results/orchestr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -29,8 +31,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.orchestrate.stack import Stack, free_port, stack_env  # noqa: E402
-
 
 def _kib(pid: int, field: str, source: str) -> int:
     try:
@@ -40,40 +40,6 @@ def _kib(pid: int, field: str, source: str) -> int:
     except OSError:
         pass
     return 0
-
-
-def group_members(pgid: int) -> list[tuple[int, str]]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat.rsplit(") ", 1)[1].split()
-            if fields[0] != "Z" and int(fields[2]) == pgid:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                out.append((int(entry.name), cmd))
-        except (OSError, IndexError, ValueError):
-            continue
-    return out
-
-
-def sample(pgid: int) -> dict:
-    procs = []
-    for pid, cmd in group_members(pgid):
-        procs.append(
-            {
-                "pid": pid,
-                "cmd": cmd[:160],
-                "rss_mb": round(_kib(pid, "VmRSS", "status") / 1024, 1),
-                "pss_mb": round(_kib(pid, "Pss", "smaps_rollup") / 1024, 1),
-            }
-        )
-    return {
-        "processes": procs,
-        "rss_mb": round(sum(p["rss_mb"] for p in procs), 1),
-        "pss_mb": round(sum(p["pss_mb"] for p in procs), 1),
-    }
 
 
 def baseline(env: dict[str, str]) -> float:
@@ -88,6 +54,42 @@ def baseline(env: dict[str, str]) -> float:
     return round(int(done.stdout.strip().splitlines()[-1]) / 1024, 1)
 
 
+def stack_processes(home: Path) -> list[tuple[int, str]]:
+    """Every live process of this stack: the CLI and its children all carry its DAGSTER_HOME."""
+    mine = f"DAGSTER_HOME={home}".encode()
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(") ", 1)[1].split()[0] == "Z":
+                continue
+            if mine in (entry / "environ").read_bytes().split(b"\0"):
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                out.append((int(entry.name), cmd))
+        except (OSError, IndexError):
+            continue
+    return out
+
+
+def sample(home: Path, supervisor: int) -> dict:
+    """RSS/PSS of the stack's processes and of the supervising CLI (whose own env has no DAGSTER_HOME)."""
+    procs = [
+        {
+            "pid": pid,
+            "cmd": cmd[:160],
+            "rss_mb": round(_kib(pid, "VmRSS", "status") / 1024, 1),
+            "pss_mb": round(_kib(pid, "Pss", "smaps_rollup") / 1024, 1),
+        }
+        for pid, cmd in [(supervisor, "python -m pipelines orchestrate"), *stack_processes(home)]
+    ]
+    return {
+        "processes": procs,
+        "rss_mb": round(sum(p["rss_mb"] for p in procs), 1),
+        "pss_mb": round(sum(p["pss_mb"] for p in procs), 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settle", type=float, default=20.0, help="seconds to idle before sampling")
@@ -97,46 +99,66 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="mw-bench-dagster-"))
     home = tmp / "dagster"
-    env = stack_env(home)
-    for key in [k for k in env if k.startswith(("MW_", "SOURCES__", "ORCHESTRATE__"))]:
-        env.pop(key)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MW_", "SOURCES__", "ORCHESTRATE__", "DAGSTER_"))
+    }
     env.update(
         {
+            "MW_DAGSTER_HOME": str(home),
             "MW_WAREHOUSE": str(tmp / "warehouse" / "meetings.duckdb"),
             "MW_STATE_DIR": str(tmp / "state"),
             "MW_PIPELINES_DIR": str(tmp / "dlt_pipelines"),
             "ORCHESTRATE__LOAD_CRON": "0 0 1 1 *",
             "ORCHESTRATE__RECORDINGS_CRON": "0 0 1 1 *",
             "ORCHESTRATE__DOCTOR_CRON": "0 0 1 1 *",
+            "PYTHONUNBUFFERED": "1",
         }
     )
     base = baseline(env)
-    stack = Stack(home=home, port=free_port(), code_port=free_port(), stop_timeout=5, log_dir=tmp / "logs")
     t0 = time.monotonic()
-    stack.start(env)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "orchestrate", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        if not stack.wait_ready(timeout=300):
-            print(f"stack did not start; logs in {stack.log_dir}", file=sys.stderr)
+        assert cli.stdout is not None
+        ready = None
+        for line in cli.stdout:
+            if line.startswith("open http://127.0.0.1:"):
+                ready = time.monotonic() - t0
+                break
+        if ready is None:
+            print("the stack did not start; see its logs under " + str(home / "logs"), file=sys.stderr)
             return 1
-        ready = time.monotonic() - t0
         time.sleep(args.settle)
         samples = []
         for _ in range(args.samples):
-            samples.append(sample(stack.pgid))
+            samples.append(sample(home, cli.pid))
             time.sleep(2)
-        members = len(group_members(stack.pgid))
+        members = len(stack_processes(home)) + 1
         stopped = time.monotonic()
-        os.killpg(stack.pgid, signal.SIGTERM)
-        while group_members(stack.pgid) and time.monotonic() - stopped < 30:
+        cli.send_signal(signal.SIGTERM)
+        while (stack_processes(home) or cli.poll() is None) and time.monotonic() - stopped < 30:
             time.sleep(0.05)
         sigterm_exit = time.monotonic() - stopped
-        left_after_sigterm = len(group_members(stack.pgid))
+        left_after_sigterm = len(stack_processes(home))
     finally:
-        stack.stop()
+        if cli.poll() is None:
+            cli.kill()
+        for pid, _ in stack_processes(home):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
     rss = sorted(s["rss_mb"] for s in samples)[len(samples) // 2]
     pss = sorted(s["pss_mb"] for s in samples)[len(samples) // 2]
     result = {
-        "what": "idle Dagster stack of `python -m pipelines orchestrate` (code server + worker, webserver, daemon)",
+        "what": "idle `python -m pipelines orchestrate`: the CLI supervisor, code location (dagster api grpc), "
+        "webserver, daemon",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "baseline_one_code_location_load_mb": base,
         "stack_idle_rss_mb": rss,
