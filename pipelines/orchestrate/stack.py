@@ -203,7 +203,22 @@ class Stack:
                 process_group=0 if self.pgid is None else self.pgid,
             )
             self.procs[name] = proc
+            if name == "code-server":
+                # the daemon and the webserver find the code location at once: a daemon that starts
+                # first backs off before it retries, and its schedules miss their first minute
+                self._wait_for_code_server()
         return self
+
+    def _wait_for_code_server(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self.procs["code-server"]
+        while time.monotonic() < deadline and proc.poll() is None:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.code_port), timeout=1),
+            ):
+                return
+            time.sleep(0.2)
 
     def wait_ready(self, timeout: float = 180.0) -> bool:
         """True once the webserver answers (and its code location has loaded)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,3 +100,4 @@ def dagster_stack(request) -> Iterator[RunningStack | None]:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 stack.proc.wait(timeout=15)
         stack.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
