@@ -10,9 +10,9 @@ from collections import Counter
 
 import duckdb
 import pytest
-from conftest import Built, Stage
 
 from pipelines.youtube import metadata
+from tests.youtube.conftest import Built, Stage
 
 BEST = """
 select f.recording_file_id, f.title, f.topic, i.sha256, i.size
