@@ -281,9 +281,12 @@ def build_webhook_sensor(settings: OrchestrateSettings) -> dg.SensorDefinition:
         description="recording.completed -> a recordings copy of those meetings; meeting.ended -> a Zoom load.",
     )
     def zoom_webhooks(context: dg.SensorEvaluationContext):
-        from pipelines.webhooks.queue import EventQueue
+        from pipelines.webhooks.queue import EventQueue, default_path
 
-        queue = EventQueue(webhook_queue_path())
+        path = webhook_queue_path() or default_path()
+        if not path.exists():  # no receiver has run here: nothing queued (and no file made for doctor to see)
+            return dg.SkipReason(f"no webhook queue at {path} (the receiver has not run)")
+        queue = EventQueue(path)
         requests, cursor = webhook_requests(queue, context.instance, context.cursor, settings.webhook_batch)
         context.update_cursor(cursor)
         if not requests:

@@ -4,6 +4,7 @@ run queue, and SIGTERM stops the whole stack within seconds."""
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import time
@@ -40,8 +41,9 @@ def test_a_scheduled_tick_runs_under_the_daemon_then_sigterm_stops_everything(da
                 break
             time.sleep(1)
         assert run is not None, stack.output()
-        assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
         logs = instance.all_logs(run.run_id)
+        errors = [e.user_message for e in logs if e.level >= logging.ERROR]
+        assert run.status == dg.DagsterRunStatus.SUCCESS, (run.status, errors[-3:])
         assert any("doctor_check" in (e.step_key or "") for e in logs)
         assert len(runs) == 1 or len({r.tags["dagster/run_key"] for r in runs}) == len(
             runs
