@@ -106,6 +106,11 @@ def _classify(exc: BaseException, lake: LakeSettings) -> LakeUnavailable | None:
         return LakeUnavailable(
             f"warehouse.catalog: PostgreSQL is not reachable ({where}); start it or fix host/port in the setting"
         )
+    if "does not match existing data path" in low:
+        return LakeUnavailable(
+            f"warehouse.data_path = {lake.data_path!r}: this lake (catalog schema {lake.metadata_schema!r}) keeps "
+            "its files elsewhere; set data_path to the lake's own path, or another metadata_schema for a new lake"
+        )
     if "nosuchbucket" in low or "bucket does not exist" in low or ("404" in text and lake.is_s3):
         return LakeUnavailable(
             f"warehouse.data_path = {lake.data_path!r}: the bucket {lake.bucket()!r} does not exist or is not "
