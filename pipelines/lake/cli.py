@@ -24,10 +24,8 @@ def add_parsers(sub: argparse._SubParsersAction, subparser: Callable[..., argpar
         "show the configured warehouse (DuckDB file or DuckLake); migrate a file into a lake",
     )
     actions = p.add_subparsers(dest="warehouse_action")
-    m = actions.add_parser(
-        "migrate",
-        help="copy the DuckDB warehouse file into the DuckLake configured in [warehouse] (one transaction)",
-    )
+    text = "copy the DuckDB warehouse file into the DuckLake configured in [warehouse] (one transaction)"
+    m = actions.add_parser("migrate", help=text, description=text)
     m.add_argument(
         "--to-lake", action="store_true", required=True, help="the lake of [warehouse] catalog/data_path"
     )
