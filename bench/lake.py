@@ -103,7 +103,7 @@ def start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, float
 def finish(p: subprocess.Popen, t0: float) -> float:
     p.wait()
     if p.returncode != 0:
-        print(f"  {p.args[3:]} failed ({p.returncode}): see {p.stdout.name}", file=sys.stderr)
+        print(f"  {p.args[3:]} failed ({p.returncode}): see {LOGS}", file=sys.stderr)
     return time.perf_counter() - t0
 
 

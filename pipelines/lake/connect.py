@@ -22,6 +22,12 @@ import duckdb
 
 from pipelines.lake.settings import LakeSettings
 
+# DuckLake retries a commit that lost the race for the next snapshot id (10 times by default). A
+# big commit (a load creating a dozen tables) can lose that race 10 times in a row to a writer
+# that commits every few milliseconds (the recordings inventory): measured at the `small` scale.
+# More attempts with a gentler backoff let it through; each retry replays the whole commit.
+RETRY_SETTINGS = ("set ducklake_max_retry_count = 100", "set ducklake_retry_backoff = 1.2")
+
 EXTENSIONS = {"ducklake": "ducklake", "postgres_scanner": "postgres", "httpfs": "httpfs"}
 CATALOG_SECRET, DATA_SECRET = "mw_lake_catalog", "mw_lake_data"
 
@@ -162,6 +168,8 @@ def connect(
     try:
         for name in ("ducklake", "postgres", "httpfs"):
             con.execute(f"load {name}")
+        for setting in RETRY_SETTINGS:
+            con.execute(setting)
         if lake.catalog_password:
             con.execute(
                 f"create or replace temporary secret {CATALOG_SECRET} "

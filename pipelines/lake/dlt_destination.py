@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.lake.connect import install_extensions
+from pipelines.lake.connect import RETRY_SETTINGS, install_extensions
 from pipelines.lake.settings import LakeSettings
 
 
@@ -45,4 +45,5 @@ def ducklake_destination(lake: LakeSettings) -> Any:
     credentials = DuckLakeCredentials(
         ducklake_name=lake.name, metadata_schema=lake.metadata_schema, catalog=catalog, storage=storage
     )
+    credentials.statements = ["load ducklake", *RETRY_SETTINGS]  # on every connection dlt opens
     return dlt.destinations.ducklake(credentials=credentials)
