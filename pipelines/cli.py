@@ -182,6 +182,9 @@ def cmd_transform(args: argparse.Namespace) -> int:
         print("dbt build failed: the serving snapshot was NOT republished (readers keep the previous one)")
         return code
     counts = publish_snapshot()
+    if "snapshot_id" in counts:  # a DuckLake: readers attach the lake at this snapshot
+        print(f"published lake snapshot {counts['snapshot_id']} (readers attach the lake at it; no copy)")
+        return 0
     print(
         f"published {len(counts)} tables to {paths.serving_path()} (read-only snapshot for BI tools and notebooks)"
     )
@@ -195,7 +198,11 @@ def cmd_recordings(args: argparse.Namespace) -> int:
 
     require_valid_settings((RECORDINGS,))  # the sources' settings are checked when they are resolved
     code = run_from_args(args)
-    if not args.dry_run and paths.warehouse_path().exists() and paths.serving_path().exists():
+    from pipelines import warehouse
+
+    if not args.dry_run and warehouse.is_lake():
+        publish_snapshot()  # the lake's published snapshot moves on to include the inventory
+    elif not args.dry_run and paths.warehouse_path().exists() and paths.serving_path().exists():
         publish_snapshot()  # the inventory's copy status reaches BI tools and the recordings notebook
     return code
 

@@ -68,9 +68,11 @@ def run_load(
             "load not started: --meetings takes Zoom meeting UUIDs: use it with --source zoom, without --refresh"
         )
         return 2
+    from pipelines.lake.connect import LakeUnavailable
+    from pipelines.lake.settings import WarehouseSettingError
     from pipelines.paths import warehouse_path
     from pipelines.settings_check import SettingsError, require_valid_settings
-    from pipelines.warehouse import NotAWarehouse, repair_interrupted_creation
+    from pipelines.warehouse import NotAWarehouse, is_lake, repair_interrupted_creation
 
     try:  # every bad setting of the sources asked for, before any request or file is touched
         require_valid_settings(tuple(f"sources.{name}" for name in sources))
@@ -79,8 +81,13 @@ def run_load(
         return 2
 
     try:
-        repair_interrupted_creation(warehouse_path())  # a first load killed while DuckDB created the file
-    except NotAWarehouse as exc:
+        if is_lake():  # the lake answers, with these credentials, before any request is made
+            from pipelines import warehouse
+
+            warehouse.connect().close()
+        else:
+            repair_interrupted_creation(warehouse_path())  # a first load killed while DuckDB created the file
+    except (NotAWarehouse, LakeUnavailable, WarehouseSettingError) as exc:
         print(f"load not started: {exc}")
         return 1
     failures: list[tuple[str, BaseException]] = []

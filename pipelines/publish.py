@@ -155,6 +155,13 @@ def publish_snapshot(
     Returns rows per published table (``refreshed_in_place``, when given, receives the tables that
     took only new rows). Raises ``FileNotFoundError`` when the warehouse does not exist.
     """
+    from pipelines import warehouse
+
+    if source is None and target is None and warehouse.is_lake():
+        # a lake needs no copy: readers attach it at the snapshot recorded here (pipelines/lake/publish.py)
+        from pipelines.lake.publish import mark_published
+
+        return mark_published(warehouse.lake_settings())
     source = source or paths.warehouse_path()
     target = target or paths.serving_path()
     if not source.exists():

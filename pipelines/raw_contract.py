@@ -168,10 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_doc:
         print(f"{DOC}: {'updated' if write_doc() else 'already current'}")
         return 0
+    from pipelines import warehouse
     from pipelines.paths import warehouse_path
 
     path = args.warehouse or str(warehouse_path())
-    with duckdb.connect(path, read_only=True) as con:
+    lake = args.warehouse is None and warehouse.is_lake()  # the configured lake, else the file
+    with warehouse.connect(read_only=True) if lake else duckdb.connect(path, read_only=True) as con:
         found = problems(con, contract())
     for line in found:
         print(line)

@@ -85,6 +85,12 @@ def open_serving(path: Path | None = None):
     """
     import duckdb
 
+    from pipelines import warehouse
+
+    if path is None and warehouse.is_lake():  # the lake itself, at its published snapshot
+        from pipelines.lake.publish import open_published
+
+        return open_published(warehouse.lake_settings())
     path = Path(path) if path else serving_file()
     if not path.exists():
         raise FileNotFoundError(missing_serving_message(path))
@@ -100,14 +106,18 @@ def snapshot_or_stop(mo):
     """For a notebook's first data cell: ``(con, q)``, the open snapshot and ``q(sql, params)`` returning
     a polars DataFrame. Without a snapshot, prints what to do to stderr (script runs) and stops the
     notebook's dependent cells with the same note (``mo.stop``)."""
+    from pipelines import warehouse
+
+    lake = warehouse.is_lake()
     path = serving_file()
-    if not path.exists():
+    missing = not lake and not path.exists()
+    if missing:
         print(missing_serving_message(path), file=sys.stderr)
     mo.stop(
-        not path.exists(),
+        missing,
         mo.callout(mo.md(f"**No data yet.** {missing_serving_message(path)}"), kind="warn"),
     )
-    con = open_serving(path)
+    con = open_serving(None if lake else path)
 
     def q(sql, params=None):
         """Run a query on the snapshot and return a polars DataFrame."""

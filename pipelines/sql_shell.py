@@ -126,9 +126,11 @@ def _interactive(con, max_rows: int) -> None:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    from pipelines import warehouse
     from pipelines.report import open_serving, serving_file
 
-    path = args.db or serving_file()
+    # on a DuckLake without --db: the lake at its published snapshot (open_serving(None) attaches it)
+    path = args.db or (None if warehouse.is_lake() else serving_file())
     try:
         con = open_serving(path)
     except FileNotFoundError as exc:

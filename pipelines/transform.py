@@ -80,10 +80,20 @@ def run_dbt(args: list[str], quiet: bool = False) -> TransformResult:
     os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
     # profiles.yml reads MW_WAREHOUSE; a relative path would be taken from dbt's working directory,
     # so always hand dbt an absolute one.
-    warehouse = warehouse_path()
-    os.environ["MW_WAREHOUSE"] = str(warehouse)
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    held = _lock_holder(warehouse)
+    from pipelines import warehouse as wh
+
+    target: list[str] = []
+    if wh.is_lake():  # the lake target: DuckDB in memory attaching the lake (readers and loads go on)
+        from pipelines.lake.dbt import dbt_env
+
+        os.environ.update(dbt_env(wh.lake_settings()))
+        target = ["--target", "lake"]
+        held = None
+    else:
+        warehouse = warehouse_path()
+        os.environ["MW_WAREHOUSE"] = str(warehouse)
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        held = _lock_holder(warehouse)
     if held is not None:
         print(
             f"transform: the warehouse {warehouse} is open in another process; wait for it to finish.\n  {held}"
@@ -93,7 +103,7 @@ def run_dbt(args: list[str], quiet: bool = False) -> TransformResult:
 
     from dbt.cli.main import dbtRunner
 
-    cli = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    cli = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), *target]
     if quiet:
         cli = ["--quiet", *cli]
     started = time.perf_counter()
@@ -127,9 +137,11 @@ def _rows_written_this_run(run_started: str | None) -> int | None:
     """Rows of fct_qos_minutes the latest run wrote (the incremental model stamps _dbt_loaded_at)."""
     import duckdb
 
+    from pipelines import warehouse as wh
+
     try:
-        con = duckdb.connect(str(warehouse_path()), read_only=True)
-    except duckdb.Error:
+        con = wh.connect(read_only=True)
+    except Exception:
         return None
     try:
         row = con.execute(

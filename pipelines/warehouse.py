@@ -86,3 +86,71 @@ def upgrade_raw_layout(path: Path) -> list[str]:
     for change in done:
         log.warning("warehouse upgraded to the current raw layout: %s", change)
     return done
+
+
+# ----------------------------------------------------------------------------- which warehouse
+# ``[warehouse] kind`` chooses the DuckDB file (default, ``MW_WAREHOUSE``) or a DuckLake (PostgreSQL
+# catalog + Parquet files, see pipelines/lake/). Everything that opens the warehouse goes through
+# the functions below, so both kinds are known in one place.
+def is_lake() -> bool:
+    from pipelines.lake.settings import kind
+
+    return kind() == "ducklake"
+
+
+def lake_settings():  # -> pipelines.lake.settings.LakeSettings
+    from pipelines.lake.settings import lake_settings as resolve
+
+    return resolve()
+
+
+def describe() -> str:
+    """Where the warehouse is, without secrets (for messages)."""
+    from pipelines.paths import warehouse_path
+
+    return lake_settings().describe() if is_lake() else f"DuckDB file {warehouse_path()}"
+
+
+def connect(read_only: bool = False):  # -> duckdb.DuckDBPyConnection
+    """A connection on the warehouse: the file, or the lake attached and in use (same SQL on both)."""
+    import duckdb
+
+    from pipelines.paths import warehouse_path
+
+    if is_lake():
+        from pipelines.lake.connect import connect as lake_connect
+
+        return lake_connect(lake_settings(), read_only=read_only)
+    path = warehouse_path()
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def exists() -> bool:
+    """Whether there is a warehouse to read (a lake always exists once configured)."""
+    from pipelines.paths import warehouse_path
+
+    return True if is_lake() else warehouse_path().exists()
+
+
+def dlt_destination():  # -> dlt destination factory
+    """dlt's destination for the warehouse: ``duckdb`` on the file, dlt's own ``ducklake`` on a lake."""
+    import dlt
+
+    from pipelines.paths import warehouse_path
+
+    if not is_lake():
+        path = warehouse_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(path))
+    from pipelines.lake.dlt_destination import ducklake_destination
+
+    return ducklake_destination(lake_settings())
+
+
+def dlt_pipelines_dir():  # -> Path
+    """dlt's working folder; a lake's pipelines keep theirs apart from the file's."""
+    from pipelines.paths import pipelines_dir
+
+    return pipelines_dir() / "ducklake" if is_lake() else pipelines_dir()

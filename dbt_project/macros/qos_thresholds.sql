@@ -119,8 +119,8 @@
 {% macro enum_type(values) -%}
     {#- An inline DuckDB ENUM type of the given labels: a low-cardinality text column stored as a
         small integer (several times cheaper to write than varchar on tens of millions of rows);
-        it compares and displays like text. -#}
-    enum({%- for value in values %}'{{ value }}'{{ ', ' if not loop.last }}{%- endfor %})
+        it compares and displays like text. DuckLake has no ENUM: varchar on the lake target. -#}
+    {%- if target.name == 'lake' %}varchar{% else %}enum({%- for value in values %}'{{ value }}'{{ ', ' if not loop.last }}{%- endfor %}){% endif %}
 {%- endmacro %}
 
 {% macro qos_quality_measures(rows) -%}

@@ -4,8 +4,9 @@
         first run. A warehouse it never ran on (transcripts off, a fresh clone before any recording)
         gets them empty here, so every model and test builds. Keep both definitions in step.
     -#}
-    create schema if not exists transcripts;
-    create table if not exists transcripts.cues (
+    {%- set db = target.database ~ '.' if target.name == 'lake' else '' %}  {#- hooks run outside the lake -#}
+    create schema if not exists {{ db }}transcripts;
+    create table if not exists {{ db }}transcripts.cues (
         file_key varchar not null,
         cue_index integer not null,
         meeting_uuid varchar,
@@ -18,8 +19,8 @@
         file_sha256 varchar,
         loaded_at timestamptz
     );
-    create table if not exists transcripts.files (
-        file_key varchar primary key,
+    create table if not exists {{ db }}transcripts.files (
+        file_key varchar {{ 'not null' if target.name == 'lake' else 'primary key' }},  -- DuckLake: no keys
         meeting_uuid varchar,
         file_type varchar,
         dest_url varchar,

@@ -20,7 +20,7 @@ from pipelines.api_client import MEETS, ApiError, RateLimit, RateLimiter, Reques
 from pipelines.meets import MeetsRunReport, meets_source
 from pipelines.meets.client import MeetsClient
 from pipelines.meets.settings import MeetsConfigError, MeetsSettings, load_settings
-from pipelines.paths import ledger_path, pipelines_dir, serving_path, warehouse_path
+from pipelines.paths import ledger_path, serving_path, warehouse_path
 
 log = logging.getLogger("pipelines.meets")
 
@@ -54,14 +54,14 @@ def build_client(
 
 
 def meets_pipeline() -> dlt.Pipeline:
-    """The ``meets`` dlt pipeline writing to the warehouse file (``MW_WAREHOUSE``)."""
-    path = warehouse_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The ``meets`` dlt pipeline writing to the warehouse (the file ``MW_WAREHOUSE`` or the lake)."""
+    from pipelines import warehouse
+
     return dlt.pipeline(
         PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(str(path)),
+        destination=warehouse.dlt_destination(),
         dataset_name=DATASET_NAME,
-        pipelines_dir=str(pipelines_dir()),
+        pipelines_dir=str(warehouse.dlt_pipelines_dir()),
     )
 
 

@@ -138,19 +138,44 @@ class InventoryRow:
         return (self.source, self.file_key)
 
 
+# On a DuckLake (``[warehouse] kind = "ducklake"``) tables have no keys: the same tables without
+# them, and the upserts below become MERGE statements. The inventory is then written while loads and
+# transforms write their own tables of the same lake, so ``make recordings`` runs beside them.
+_LAKE_DDL = _DDL.replace(",\n    primary key (source, file_key, dest_root)", "").replace(
+    ",\n    primary key (dest_root, folder)", ""
+)
+
+
 class Inventory:
     """Thread-safe access to ``recordings.inventory`` on one DuckDB connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, read_only: bool = False) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, *, read_only: bool = False, lake: bool = False
+    ) -> None:
         self.con = con
         self.read_only = read_only
+        self.lake = lake
         self._lock = threading.Lock()
         if not read_only:
-            self.con.execute(_DDL)
+            self._write(_LAKE_DDL if lake else _DDL)
+
+    def _write(self, sql: str, params: list | None = None, *, many: bool = False) -> None:
+        """One write; on a lake retried when another writer committed to the same table first."""
+        run = self.con.executemany if many else self.con.execute
+        if not self.lake:
+            run(sql, params) if params is not None else run(sql)
+            return
+        from pipelines.lake.connect import retry_conflicts
+
+        retry_conflicts(lambda: run(sql, params) if params is not None else run(sql))
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False) -> Inventory:
-        """Open the warehouse file (created if missing, unless ``read_only``)."""
+        """Open the warehouse file (created if missing, unless ``read_only``), or the configured lake."""
+        from pipelines import warehouse
+
+        if warehouse.is_lake():
+            return cls(warehouse.connect(read_only=False), read_only=read_only, lake=True)
         path = Path(path)
         try:
             if read_only:
@@ -264,6 +289,9 @@ class Inventory:
         ]
         if not rows:
             return
+        if self.lake:
+            self._merge_plan(rows)
+            return
         with self._lock:
             self.con.executemany(
                 f"""insert into {TABLE} (source, file_key, dest_root, dest_url, meeting_uuid, meeting_id,
@@ -285,6 +313,53 @@ class Inventory:
                 rows,
             )
 
+    def _merge_plan(self, rows: list[tuple]) -> None:
+        """:meth:`plan` on a lake: the rows land in a temporary table, then one MERGE commits them."""
+        cols = (
+            "source, file_key, dest_root, dest_url, meeting_uuid, meeting_id, recording_id, host_email, topic, "
+            "start_time, file_type, recording_type, expected_size, status, auto_delete_date, is_trashed, "
+            "planned_at, updated_at"
+        )
+        updated = [
+            "meeting_uuid",
+            "meeting_id",
+            "recording_id",
+            "host_email",
+            "topic",
+            "start_time",
+            "file_type",
+            "recording_type",
+            "auto_delete_date",
+            "is_trashed",
+        ]
+        sets = ", ".join(f"{c} = src.{c}" for c in updated)
+        with self._lock:
+            self.con.execute(f"create or replace temp table _plan as select {cols} from {TABLE} limit 0")
+            self.con.executemany(f"insert into _plan values ({', '.join('?' * 18)})", rows)
+            self._write(
+                f"""merge into {TABLE} as t using temp._plan as src
+                    on t.source = src.source and t.file_key = src.file_key and t.dest_root = src.dest_root
+                    when matched then update set {sets},
+                        expected_size = coalesce(src.expected_size, t.expected_size)
+                    when not matched then insert ({cols}) values ({", ".join("src." + c for c in cols.split(", "))})"""
+            )
+            self.con.execute("drop table temp._plan")
+
+    def _merge_meta(self, rows: list[tuple], cols: list[str], updated: list[str]) -> None:
+        with self._lock:
+            types = ", ".join(f"{c}" for c in cols)
+            self.con.execute(
+                f"create or replace temp table _meta as select {types} from {META_TABLE} limit 0"
+            )
+            self.con.executemany(f"insert into _meta values ({', '.join('?' * len(cols))})", rows)
+            self._write(
+                f"""merge into {META_TABLE} as t using temp._meta as src
+                    on t.dest_root = src.dest_root and t.folder = src.folder
+                    when matched then update set {", ".join(f"{c} = src.{c}" for c in updated)}
+                    when not matched then insert ({", ".join(cols)}) values ({", ".join("src." + c for c in cols)})"""
+            )
+            self.con.execute("drop table temp._meta")
+
     def plan_folders(self, dest_root: str, meetings: dict[str, tuple[str, str]]) -> None:
         """Remember each folder's source and meeting metadata (``folder -> (source, meeting JSON)``),
         so its meta.json can be rebuilt by any later run, whatever that run plans."""
@@ -292,6 +367,10 @@ class Inventory:
             return
         now = _now()
         rows = [(dest_root, folder, source, meeting, now) for folder, (source, meeting) in meetings.items()]
+        if self.lake:
+            cols = ["dest_root", "folder", "source", "meeting", "updated_at"]
+            self._merge_meta(rows, cols, cols[2:])
+            return
         with self._lock:
             self.con.executemany(
                 f"""insert into {META_TABLE} (dest_root, folder, source, meeting, updated_at)
@@ -304,6 +383,10 @@ class Inventory:
     def meta_written(self, dest_root: str, folder: str, source: str, digest: str) -> None:
         """The folder's meta.json now holds the document with this digest."""
         now = _now()
+        if self.lake:
+            cols = ["dest_root", "folder", "source", "digest", "written_at", "updated_at"]
+            self._merge_meta([(dest_root, folder, source, digest, now, now)], cols, cols[3:])
+            return
         with self._lock:
             self.con.execute(
                 f"""insert into {META_TABLE} (dest_root, folder, source, digest, written_at, updated_at)
@@ -316,7 +399,7 @@ class Inventory:
 
     def _update(self, key: tuple[str, str], dest_root: str, sql: str, params: list) -> None:
         with self._lock:
-            self.con.execute(
+            self._write(
                 f"update {TABLE} set {sql}, updated_at = ? where source = ? and file_key = ? and dest_root = ?",
                 [*params, _now(), key[0], key[1], dest_root],
             )

@@ -30,6 +30,7 @@ import dlt
 import duckdb
 
 from pipelines import clock
+from pipelines import warehouse as wh
 from pipelines.accounts import guard_warehouse, verify_account, zoom_account
 from pipelines.api_client import (
     DEFAULT_REDACTOR,
@@ -47,7 +48,7 @@ from pipelines.api_client import (
     install_log_redaction,
 )
 from pipelines.interrupt import LoadInterrupted, exit_code, interruption, signal_name
-from pipelines.paths import pipelines_dir, state_dir, warehouse_path
+from pipelines.paths import state_dir, warehouse_path
 from pipelines.warehouse import upgrade_raw_layout
 from pipelines.zoom import HarvestContext, qos_requests_for, series_fingerprint, user_ref, zoom_source
 from pipelines.zoom.auth import (
@@ -150,14 +151,12 @@ def build_client(
 
 
 def zoom_pipeline() -> dlt.Pipeline:
-    """The dlt pipeline writing ``zoom_raw`` in the warehouse (paths from :mod:`pipelines.paths`)."""
-    warehouse = warehouse_path()
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    """The dlt pipeline writing ``zoom_raw`` in the warehouse (the file or the lake: :mod:`pipelines.warehouse`)."""
     return dlt.pipeline(
         PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(str(warehouse)),
+        destination=wh.dlt_destination(),
         dataset_name=DATASET_NAME,
-        pipelines_dir=str(pipelines_dir()),
+        pipelines_dir=str(wh.dlt_pipelines_dir()),
     )
 
 
@@ -366,7 +365,10 @@ def run_zoom_load(
         pipeline = zoom_pipeline()
         with display:
             try:
-                upgrade_raw_layout(warehouse_path())  # a warehouse from an earlier version of the contract
+                if not wh.is_lake():  # a lake is created (or migrated) in the current layout
+                    upgrade_raw_layout(
+                        warehouse_path()
+                    )  # a warehouse from an earlier version of the contract
                 account = zoom_account(
                     settings.api_base_url, settings.account_id, settings.client_id, settings.sandbox
                 )
@@ -637,13 +639,14 @@ def copy_ledger_to_warehouse(ledger: Path, warehouse: Path) -> int:
         return 0
     with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as src:
         rows = src.execute("SELECT utc_date, category, count FROM request_ledger").fetchall()
-    con = duckdb.connect(str(warehouse))
+    lake = wh.is_lake()
+    con = wh.connect() if lake else duckdb.connect(str(warehouse))
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS ops")
         con.execute(
             "CREATE TABLE IF NOT EXISTS ops.request_ledger ("
             "utc_date DATE NOT NULL, category VARCHAR NOT NULL, requests BIGINT NOT NULL, "
-            "copied_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (utc_date, category))"
+            "copied_at TIMESTAMPTZ NOT NULL" + ("" if lake else ", PRIMARY KEY (utc_date, category)") + ")"
         )
         con.execute("BEGIN")
         con.execute("DELETE FROM ops.request_ledger")
@@ -689,7 +692,7 @@ def plan_zoom_load(*, show: bool = True, today: dt.date | None = None, **overrid
         token_endpoint.close()
         budget.close()
         raise
-    if warehouse_path().exists():
+    if wh.exists():
         try:  # like the load: the warehouse's state wins over a lost or stale working folder
             pipeline.sync_destination()
         except Exception as exc:  # a locked warehouse: plan from the working folder's state
