@@ -124,7 +124,7 @@ def run_dbt(args: list[str], quiet: bool = False) -> TransformResult:
 
 
 def _rows_written_this_run(run_started: str | None) -> int | None:
-    """Rows of fct_qos_minutes the latest run wrote (the incremental model stamps _dbt_loaded_at)."""
+    """Participant-minutes the latest run wrote to the stored per-minute fact (stamped _dbt_loaded_at)."""
     import duckdb
 
     try:
@@ -133,8 +133,8 @@ def _rows_written_this_run(run_started: str | None) -> int | None:
         return None
     try:
         row = con.execute(
-            "select count(*) filter (where _dbt_loaded_at = (select max(_dbt_loaded_at) from analytics.fct_qos_minutes)),"
-            " max(_dbt_loaded_at) from analytics.fct_qos_minutes"
+            "select count(*) filter (where _dbt_loaded_at = (select max(_dbt_loaded_at) from {t})),"
+            " max(_dbt_loaded_at) from {t}".format(t="analytics.fct_qos_participant_minutes")
         ).fetchone()
     except duckdb.Error:
         return None
@@ -163,7 +163,7 @@ def run_transform(full_refresh: bool = False, select: str | None = None, quiet: 
     if result.exit_code == 0:
         written = _rows_written_this_run(started_utc)
         if written is not None:
-            print(f"transform: fct_qos_minutes rows written by this run: {written}")
+            print(f"transform: QoS participant-minutes written by this run: {written}")
     for failure in result.failures[:20]:
         print(f"  {failure}")
     return result.exit_code
