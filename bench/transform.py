@@ -346,7 +346,7 @@ def _storage(db: Path, participant_minutes: int) -> dict:
     }
 
 
-def _compare_queries(db: Path, repeat: int = 3) -> dict:
+def _compare_queries(db: Path, repeat: int = 5) -> dict:
     """docs/example_queries.sql and per-minute queries through the long view vs the same SQL on
     today's layout (baseline.fct_qos_minutes, the long table _storage wrote): best of ``repeat``."""
     from pipelines.report import example_queries
