@@ -115,6 +115,17 @@ def _num(col: str) -> str:
     )
 
 
+def _raw(stream: str, metric: str) -> str:
+    """A stream's raw metric as staging reads it: the classic block, else the web client's (rwg),
+    else the Cloud Room Connector's (crc) (macros/qos_parsing.sql: qos_stream_value)."""
+    kind, way = stream.split("_")
+    connector = f"{kind}_device_{'from' if way == 'input' else 'to'}"
+    return (
+        f"coalesce(nullif({stream}__{metric}, ''), nullif({connector}_rwg__{metric}, ''), "
+        f"{connector}_crc__{metric})"
+    )
+
+
 def baseline_sql(thresholds_csv: Path) -> str:
     """One statement: raw QoS strings -> fct_meeting_quality's rows (stream and kind levels)."""
     branches = []
@@ -123,12 +134,12 @@ def baseline_sql(thresholds_csv: Path) -> str:
         cols = []
         for metric in ("bitrate", "latency", "jitter", "avg_loss", "max_loss"):
             cols.append(
-                f"{_num(f'{stream}__{metric}')} as {metric}" if kind != "cpu" else f"null::double as {metric}"
+                f"{_num(_raw(stream, metric))} as {metric}" if kind != "cpu" else f"null::double as {metric}"
             )
         if kind in ("video", "share"):
             cols.append(
-                f"case when coalesce({stream}__resolution, '') not in ('', '0*0') "
-                f"then {_num(f'{stream}__frame_rate')} end as frame_rate"
+                f"case when coalesce({_raw(stream, 'resolution')}, '') not in ('', '0*0') "
+                f"then {_num(_raw(stream, 'frame_rate'))} end as frame_rate"
             )
         else:
             cols.append("null::double as frame_rate")
