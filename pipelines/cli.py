@@ -177,7 +177,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
     if blocker:
         print(f"transform not started: {blocker}", file=sys.stderr)
         return 1
-    code = run_transform(full_refresh=args.full_refresh, select=args.select)
+    code = run_transform(full_refresh=args.full_refresh, select=args.select, daily=args.daily)
     if code != 0:
         print("dbt build failed: the serving snapshot was NOT republished (readers keep the previous one)")
         return code
@@ -304,6 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _subparser(sub, "transform", "dbt build (seeds, models, tests), then publish the read-only snapshot")
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     p.add_argument("--select", default=None, help="dbt selector, e.g. fct_qos_minutes+ (default: everything)")
+    p.add_argument(
+        "--daily",
+        action="store_true",
+        help="only tables, incremental models and what changed since the last successful build (selector daily)",
+    )
     p = _subparser(sub, "recordings", "copy recording files to object storage (verified, resumable)")
     recordings_arguments(p)
     p = _subparser(sub, "sql", "run SQL on the read-only serving snapshot and print the results")

@@ -38,7 +38,34 @@ def _quote(name: str) -> str:
 # warehouse. table -> (key columns, a key column bounding the delete, like macros/delete_insert.sql).
 DELTA_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "analytics.fct_qos_minutes": (("meeting_uuid", "participant_id", "minute_at", "stream"), "minute_at"),
+    "analytics.fct_qos_participant_minutes": (("meeting_uuid", "participant_id", "minute_at"), "minute_at"),
 }
+
+# Warehouse views published as views (their SQL, over tables published here; the view names them
+# without a catalog) rather than copied as tables: fct_qos_minutes presents the stored wide
+# fct_qos_participant_minutes long, and a copy would hold seven rows per participant-minute.
+VIEWS: frozenset[str] = frozenset({"analytics.fct_qos_minutes"})
+
+
+def _view_sql_here(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, view: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_views() where database_name = ? and schema_name = ? and view_name = ?",
+            [catalog, schema, view],
+        ).fetchone()[0]
+    )
+
+
+def _view_sql(con: duckdb.DuckDBPyConnection, schema: str, view: str) -> str | None:
+    """``create or replace view`` of a warehouse view, or None when ``schema.view`` is not a view there."""
+    row = con.execute(
+        "select sql from duckdb_views() where database_name = 'wh' and schema_name = ? and view_name = ?",
+        [schema, view],
+    ).fetchone()
+    if row is None:
+        return None
+    prefix = "CREATE VIEW "
+    return "create or replace view " + row[0][len(prefix) :] if row[0].startswith(prefix) else None
 
 
 def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
@@ -196,8 +223,13 @@ def publish_snapshot(
         )
         for schema, table in sorted(held - set(objects)):  # gone from the warehouse: gone here
             con.execute(f"drop table if exists {_quote(schema)}.{_quote(table)}")
+        views = []
         for schema, table in objects:
             con.execute(f"create schema if not exists {_quote(schema)}")
+            view = _view_sql(con, schema, table) if f"{schema}.{table}" in VIEWS else None
+            if view is not None:  # after the tables it reads
+                views.append((schema, table, view))
+                continue
             rows = None
             if reuse and (schema, table) in held and f"{schema}.{table}" in DELTA_TABLES:
                 rows = _refresh_in_place(con, catalog, schema, table)
@@ -210,6 +242,13 @@ def publish_snapshot(
             else:
                 in_place.append(f"{schema}.{table}")
             counts[f"{schema}.{table}"] = rows
+        for schema, table, view in views:
+            if (schema, table) in held and not _view_sql_here(con, catalog, schema, table):
+                con.execute(f"drop table {_quote(schema)}.{_quote(table)}")  # a copy from before
+            con.execute(view)
+            counts[f"{schema}.{table}"] = con.execute(
+                f"select count(*) from {_quote(schema)}.{_quote(table)}"
+            ).fetchone()[0]
         counts.update(_publish_search(con, catalog))
         con.execute("detach wh")
         con.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,7 +135,7 @@ def run_dbt(args: list[str], quiet: bool = False) -> TransformResult:
 
 
 def _rows_written_this_run(run_started: str | None) -> int | None:
-    """Rows of fct_qos_minutes the latest run wrote (the incremental model stamps _dbt_loaded_at)."""
+    """Participant-minutes the latest run wrote to the stored per-minute fact (stamped _dbt_loaded_at)."""
     import duckdb
 
     from pipelines import warehouse as wh
@@ -145,8 +146,8 @@ def _rows_written_this_run(run_started: str | None) -> int | None:
         return None
     try:
         row = con.execute(
-            "select count(*) filter (where _dbt_loaded_at = (select max(_dbt_loaded_at) from analytics.fct_qos_minutes)),"
-            " max(_dbt_loaded_at) from analytics.fct_qos_minutes"
+            "select count(*) filter (where _dbt_loaded_at = (select max(_dbt_loaded_at) from {t})),"
+            " max(_dbt_loaded_at) from {t}".format(t="analytics.fct_qos_participant_minutes")
         ).fetchone()
     except duckdb.Error:
         return None
@@ -159,23 +160,47 @@ def _rows_written_this_run(run_started: str | None) -> int | None:
     return int(row[0])
 
 
-def run_transform(full_refresh: bool = False, select: str | None = None, quiet: bool = False) -> int:
-    """``dbt build`` (seeds + models + tests); returns dbt's exit code (0 ok, 1 failures, 2 error)."""
+def _target_dir() -> Path:
+    return Path(os.environ.get("DBT_TARGET_PATH", PROJECT_DIR / "target"))
+
+
+def last_success_dir() -> Path:
+    """Where the manifest of the last successful whole build is kept (the daily selector's state)."""
+    return _target_dir() / "last_success"
+
+
+def run_transform(
+    full_refresh: bool = False, select: str | None = None, quiet: bool = False, daily: bool = False
+) -> int:
+    """``dbt build`` (seeds + models + tests); returns dbt's exit code (0 ok, 1 failures, 2 error).
+
+    ``daily``: build dbt_project/selectors.yml's ``daily`` selector (tables, incremental models and
+    what changed since the last successful build), which skips recreating unchanged views and their
+    tests; a whole build when there is no earlier successful build to compare with.
+    """
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    state = last_success_dir()
+    if daily and not full_refresh and not select and (state / "manifest.json").exists():
+        args += ["--selector", "daily", "--state", str(state)]
     started_utc = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     result = run_dbt(args, quiet=quiet)
     summary = ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items())) or "nothing ran"
     print(
         f"transform: dbt build {'--full-refresh ' if full_refresh else ''}{summary} in {result.seconds:.1f} s"
     )
+    if result.exit_code == 0 and not select:
+        # a whole build (or a daily one, which rebuilt everything that differed) succeeded: the
+        # project as it is now is what the warehouse holds
+        state.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_target_dir() / "manifest.json", state / "manifest.json")
     if result.exit_code == 0:
         written = _rows_written_this_run(started_utc)
         if written is not None:
-            print(f"transform: fct_qos_minutes rows written by this run: {written}")
+            print(f"transform: QoS participant-minutes written by this run: {written}")
     for failure in result.failures[:20]:
         print(f"  {failure}")
     return result.exit_code
