@@ -94,7 +94,7 @@ def table_counts(con, schemas: tuple[str, ...]) -> list[tuple[str, int]]:
     tables = con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_schema in (select unnest(?)) and table_name not like '\\_dlt%' escape '\\' "
-        "and table_type = 'BASE TABLE' order by 1, 2",
+        "and table_type in ('BASE TABLE', 'VIEW') order by 1, 2",  # fct_qos_minutes is a view
         [list(schemas)],
     ).fetchall()
     return [(f"{s}.{t}", con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]) for s, t in tables]
