@@ -225,7 +225,7 @@ def run_all(args: argparse.Namespace) -> int:
         return report.load_code
     from pipelines.cli import cmd_transform
 
-    report.transform_code = cmd_transform(argparse.Namespace(full_refresh=False, select=None))
+    report.transform_code = cmd_transform(argparse.Namespace(full_refresh=False, select=None, daily=False))
     from pipelines.recordings import run_recordings
 
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import time
@@ -36,6 +37,22 @@ log = logging.getLogger("pipelines.zoom.journal")
 FORMAT = 1
 CODEC = "zstd"
 SUFFIX = ".json.zst"
+
+
+def _dumps(doc: dict[str, Any]) -> bytes:
+    """JSON bytes (orjson); an answer holding a lone surrogate (it happens in names Zoom returns, and
+    the sources quarantine such records) is written escaped by the standard library instead."""
+    try:
+        return orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        return json.dumps(doc).encode("ascii")
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:  # escaped lone surrogates (see _dumps)
+        return json.loads(body)
 
 
 def _key(key: str) -> str:
@@ -129,7 +146,7 @@ class FetchJournal:
     def put_doc(self, key: str, doc: dict[str, Any]) -> None:
         """Keep any answer under ``key`` (a meeting UUID or a :func:`listing_key`), whole or not at all."""
         started = time.perf_counter()
-        body = orjson.dumps({"format": FORMAT, "key": key, **doc})
+        body = _dumps({"format": FORMAT, "key": key, **doc})
         data = self._codec.compress(body, asbytes=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         final = self._path(key)
@@ -151,7 +168,7 @@ class FetchJournal:
             return None
         try:
             size = int.from_bytes(raw[:8], "little")
-            doc = orjson.loads(self._codec.decompress(raw[8:], decompressed_size=size, asbytes=True))
+            doc = _loads(self._codec.decompress(raw[8:], decompressed_size=size, asbytes=True))
             if doc.get("format") != FORMAT or doc.get("key") != key:
                 raise ValueError("not the answers of " + key)
         except Exception as exc:  # a damaged file costs its requests once more, never the run

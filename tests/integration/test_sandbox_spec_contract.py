@@ -157,13 +157,17 @@ TYPE_EXCEPTIONS: dict[str, dict[str, str]] = {
 
 
 # ----------------------------------------------------------------------------- what the sandbox serves
+PINNED_NOW = "2026-12-02T00:00:00Z"
+
+
 @pytest.fixture(scope="module")
 def served() -> dict[str, list[dict]]:
     """Every answer of a small account, per spec path."""
     from pipelines.sandbox import SandboxConfig, SandboxServer
 
+    # the clock pinned: which recordings sit in the trash (deleted_time) depends on the day
     server = SandboxServer(
-        SandboxConfig.from_env(scale=Scale.named("small"), enforce_rate_limits=False)
+        SandboxConfig.from_env(scale=Scale.named("small"), enforce_rate_limits=False, now=PINNED_NOW)
     ).start()
     try:
         yield _collect(SandboxClient(server))
