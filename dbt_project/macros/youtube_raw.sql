@@ -4,8 +4,10 @@
         run. A warehouse it never ran on (no channel configured: the usual case) gets it empty
         here, so the recordings mart builds. Keep both definitions in step.
     -#}
-    create schema if not exists youtube;
-    create table if not exists youtube.publications (
+    {%- set lake = target.name == 'lake' %}
+    {%- set db = target.database ~ '.' if lake else '' %}  {#- hooks run outside the lake -#}
+    create schema if not exists {{ db }}youtube;
+    create table if not exists {{ db }}youtube.publications (
         target varchar not null,
         file_key varchar not null,
         meeting_uuid varchar,
@@ -20,14 +22,16 @@
         video_url varchar,
         session_uri varchar,
         session_started_at timestamptz,
-        bytes_sent bigint not null default 0,
-        quota_units bigint not null default 0,
-        attempts integer not null default 0,
+        bytes_sent bigint not null{{ '' if lake else ' default 0' }},
+        quota_units bigint not null{{ '' if lake else ' default 0' }},
+        attempts integer not null{{ '' if lake else ' default 0' }},
         error varchar,
         playlist_id varchar,
         playlist_item_id varchar,
         published_at timestamptz,
-        updated_at timestamptz,
-        primary key (target, file_key)
+        updated_at timestamptz
+        {%- if not lake %},
+        primary key (target, file_key)  -- DuckLake: no keys
+        {%- endif %}
     )
 {%- endmacro %}

@@ -94,7 +94,9 @@ def shared_lake(postgres, s3_endpoint, sandbox, tmp_path_factory) -> dict[str, A
 
 def test_load_recordings_and_a_reader_at_once(shared_lake: dict[str, Any]) -> None:
     codes, out = shared_lake["codes"], shared_lake["out"]
-    assert codes == {"load": 0, "recordings": 0, "transform": 0}, out
+    assert codes == {"load": 0, "recordings": 0, "transform": 0}, "\n".join(
+        f"--- {name} (exit {codes.get(name)}):\n{text[-4000:]}" for name, text in out.items()
+    )
     answers = [json.loads(line) for line in out["reader"].splitlines() if line.startswith("{")]
     errors = [a["error"] for a in answers if "error" in a]
     assert not errors, errors[:3]
