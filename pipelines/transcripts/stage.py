@@ -14,7 +14,6 @@ The full-text index (:mod:`pipelines.transcripts.search`) is rebuilt at the end 
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import logging
 import time
@@ -23,13 +22,20 @@ from typing import Any
 
 import duckdb
 
-from pipelines.transcripts.parse import FastCues, Malformed, fast_vtt_columns, parse_chat_text, parse_vtt_text
+from pipelines.transcripts.parse import (
+    FastCues,
+    Malformed,
+    fast_vtt_columns,
+    parse_chat_text,
+    parse_vtt_text,
+)
 
 log = logging.getLogger("pipelines.transcripts")
 
 SCHEMA = "transcripts"
 TEXT_FILE_TYPES = ("TRANSCRIPT", "CC", "CHAT")
 BATCH_ROWS = 50_000  # cues per transaction
+MAX_CUE_NUMBER = 2**31 - 1  # cue_index is an integer column
 
 # The dbt project declares the same tables (macros/transcripts_raw.sql) so the models build on a
 # warehouse this stage never ran on; keep both in step.
@@ -157,19 +163,17 @@ def pending(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
     return todo, sum(1 for r in rows if r[7])
 
 
-def read_text(url: str, storage: dict[str, Any]) -> str:
-    """The file as text: read from the destination in 64 KiB blocks, decoded as strict UTF-8 on
-    the way (a transcript is at most a few MB)."""
+def read_text(url: str, fs: Any) -> str:
+    """The file as text, decoded as strict UTF-8 (a transcript is at most a few MB: one read)."""
+    return fs.cat_file(fs._strip_protocol(url)).decode("utf-8")
+
+
+def filesystem(dest_root: str) -> Any:
+    """The fsspec filesystem of a destination root, with the recordings pipeline's settings; made
+    once per root, not once per file."""
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(url, **storage)
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    parts = []
-    with fs.open(path, "rb", block_size=1 << 16) as fh:
-        while block := fh.read(1 << 16):
-            parts.append(decoder.decode(block))
-    parts.append(decoder.decode(b"", final=True))
-    return "".join(parts)
+    return fsspec.core.url_to_fs(dest_root, **storage_options(dest_root))[0]
 
 
 def storage_options(dest_root: str) -> dict[str, Any]:
@@ -313,19 +317,24 @@ class _Batch:
 def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
     fast = fast_vtt_columns(text) if f["file_type"] != "CHAT" else None
     if fast is not None:  # Zoom's regular WebVTT: columns straight from one findall
-        count = len(fast[0])
-        batch.add_fast(fast)
+        numbers = fast[0]
     else:
         try:
             cues = parse_file(text, f["file_type"])
         except Malformed as exc:
             _quarantine(batch, f, str(exc), summary)
             return
-        count = len(cues)
+        numbers = [c[0] for c in cues]
+    if numbers and max(numbers) > MAX_CUE_NUMBER:
+        _quarantine(batch, f, f"cue number {max(numbers)} is larger than {MAX_CUE_NUMBER}", summary)
+        return
+    if fast is not None:
+        batch.add_fast(fast)
+    else:
         batch.add_cues(f, cues)
-    batch.file_row(f, "parsed", None, count)
+    batch.file_row(f, "parsed", None, len(numbers))
     summary.files_parsed += 1
-    summary.cues_loaded += count
+    summary.cues_loaded += len(numbers)
 
 
 def _quarantine(batch: _Batch, f: dict[str, Any], reason: str, summary: TranscriptsSummary) -> None:
@@ -379,7 +388,7 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
 
 def _read_all(
     todo: list[dict[str, Any]],
-    storage: dict[str, dict[str, Any]],
+    filesystems: dict[str, Any],
     batch: _Batch,
     writer: _Writer,
     summary: TranscriptsSummary,
@@ -387,11 +396,13 @@ def _read_all(
 ) -> None:
     """Read and parse every pending file; full batches go to the writer while the next one is parsed."""
     for f in todo:
-        root = f["dest_root"] or ""
-        if root not in storage:
-            storage[root] = storage_options(root)
+        # rows without a root (older inventories): the filesystem of the URL's own protocol
+        url = f["dest_url"]
+        root = f["dest_root"] or (url.partition("://")[0] if "://" in url else "file") + "://"
+        if root not in filesystems:
+            filesystems[root] = filesystem(root)
         try:
-            text = read_text(f["dest_url"], storage[root])
+            text = read_text(url, filesystems[root])
         except UnicodeDecodeError as exc:
             _quarantine(batch, f, f"not UTF-8 text ({exc.reason} at byte {exc.start})", summary)
             continue
@@ -451,11 +462,11 @@ def run_transcripts(
         ensure_tables(con)
         todo, summary.files_unchanged = pending(con)
         now = clock.now().astimezone(dt.UTC)
-        storage: dict[str, dict[str, Any]] = {}
+        filesystems: dict[str, Any] = {}  # destination root -> fsspec filesystem
         batch = _Batch(now)
         writer = _Writer(con)
         try:
-            _read_all(todo, storage, batch, writer, summary, now)
+            _read_all(todo, filesystems, batch, writer, summary, now)
         finally:
             writer.close()
         changed = summary.files_parsed + summary.files_quarantined > 0

@@ -177,23 +177,23 @@ def test_the_fast_path_gives_the_line_parser_rows(tmp_path: Path) -> None:
     assert _fast_vtt(files["broken.vtt"]) is None and _fast_vtt(files["odd.vtt"]) is None
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        "Ana Lima: hello there",
-        "12: a number is not a speaker",
-        "http://example.org: a link is not a speaker",
-        "   : a blank speaker",
-        "A:B no space after the colon",
-        "Ana:",
-        "Ana: \t tabs and spaces \t",
-        "\u00a0Zoë Ng\u00a0:\u00a0non-breaking spaces",
-        "Ana Lima: first line\nsecond line\n  third  ",
-        "no speaker at all\nZoë: on the second line",
-        "x" * 101 + ": a speaker name too long",
-        "日本語の話者: こんにちは",
-    ],
-)
+ODD_BODIES = [
+    "Ana Lima: hello there",
+    "12: a number is not a speaker",
+    "http://example.org: a link is not a speaker",
+    "   : a blank speaker",
+    "A:B no space after the colon",
+    "Ana:",
+    "Ana: \t tabs and spaces \t",
+    "\u00a0Zoë Ng\u00a0:\u00a0non-breaking spaces",
+    "Ana Lima: first line\nsecond line\n  third  ",
+    "no speaker at all\nZoë: on the second line",
+    "x" * 101 + ": a speaker name too long",
+    "日本語の話者: こんにちは",
+]
+
+
+@pytest.mark.parametrize("body", ODD_BODIES)
 def test_fast_path_speaker_split_equals_the_line_parser(body: str) -> None:
     """A regular-shape file with one odd cue takes the fast path and reads it as the line parser does."""
     from pipelines.transcripts.parse import _fast_vtt
@@ -202,3 +202,47 @@ def test_fast_path_speaker_split_equals_the_line_parser(body: str) -> None:
     fast = _fast_vtt(text)
     assert fast is not None
     assert fast == [(c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_vtt(_lines(text))]
+
+
+def test_the_stage_gives_the_line_parser_rows_for_odd_cues(tmp_path: Path) -> None:
+    """Odd cues in files of the regular shape, through the whole stage (fast path, or the line
+    parser when the fast path declines), give the line parser's rows, file by file; a file the
+    line parser refuses or whose cue number does not fit the warehouse is quarantined."""
+    extra = [
+        "\u0663: an Arabic-Indic digit is not a speaker either",
+        "Ana: a cue\n\u00b2 superscript line",
+        "x" * 20_001,
+    ]
+    files = {
+        f"odd{k:02}.vtt": "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.500\nBo: before\n\n"
+        f"2\n00:00:03.000 --> 00:00:04.000\n{body}\n"
+        for k, body in enumerate([*ODD_BODIES, *extra])
+    }
+    files["late.vtt"] = "WEBVTT\n\n1\n00:00:05.000 --> 00:00:04.000\nends before it starts\n"
+    files["big.vtt"] = "WEBVTT\n\n99999999999\n00:00:01.000 --> 00:00:02.000\nnumber past int32\n"
+    files["empty.vtt"] = "WEBVTT\n\n"
+    files["gaps.vtt"] = (
+        "WEBVTT\n\n\n1\n00:00:01.000 --> 00:00:02.000\nA: x\n\n\n\n2\n00:00:03.000 --> 00:00:04.000\ny\n\n"
+    )
+    cues, status = _stage_rows(tmp_path, files)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    want, quarantined = [], set()
+    for name, text in sorted(files.items()):
+        try:
+            parsed = list(parse_vtt(_lines(text)))
+        except Malformed:
+            quarantined.add(name)
+            continue
+        if name == "big.vtt":  # read, but its cue number does not fit the warehouse's integer
+            quarantined.add(name)
+            continue
+        want += [
+            (name, c.index, c.start_s, c.end_s, c.speaker, c.text, start + dt.timedelta(seconds=c.start_s))
+            for c in parsed
+        ]
+    got = [(k, i, s, e, sp, t, at.astimezone(dt.UTC)) for k, i, s, e, sp, t, at in cues]
+    assert got == sorted(want)
+    assert {k for k, (st, _, _) in status.items() if st == "quarantined"} == quarantined
+    assert {"late.vtt", "odd14.vtt", "big.vtt"} <= quarantined  # ends before it starts; too long; number
+    assert "larger than 2147483647" in status["big.vtt"][1]
+    assert all(n == sum(1 for c in cues if c[0] == k) for k, (_, _, n) in status.items())
