@@ -177,7 +177,9 @@ def cmd_transform(args: argparse.Namespace) -> int:
     if blocker:
         print(f"transform not started: {blocker}", file=sys.stderr)
         return 1
-    code = run_transform(full_refresh=args.full_refresh, select=args.select, daily=getattr(args, "daily", False))
+    code = run_transform(
+        full_refresh=args.full_refresh, select=args.select, daily=getattr(args, "daily", False)
+    )
     if code != 0:
         print("dbt build failed: the serving snapshot was NOT republished (readers keep the previous one)")
         return code
