@@ -140,7 +140,9 @@ def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return wrapped
 
 
-def _boolean(value: Any) -> bool:
+def parse_bool(value: Any) -> bool:
+    """A true/false setting as TOML or an env var gives it (``true``/``yes``/``on``/``1`` and their
+    opposites); ``ValueError`` ("must be true or false") for anything else."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -285,7 +287,7 @@ def zoom_rules() -> dict[str, Rule]:
             "meeting_types",
             _optional(_string_list(lambda t: t in MEETING_TYPES, types)),
         ),
-        Rule("proactive_token_refresh", _boolean),
+        Rule("proactive_token_refresh", parse_bool),
         Rule("ledger_path", _optional(_non_empty)),
         Rule("timeout_seconds", _number(0, None, low_open=True, example="60")),
     ]

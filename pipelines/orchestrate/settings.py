@@ -45,14 +45,12 @@ class OrchestrateSettings:
 
 
 def _bool(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise OrchestrateSettingsError(f"orchestrate.{name} = {value!r}: must be true or false")
+    from pipelines.settings_check import parse_bool
+
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise OrchestrateSettingsError(f"orchestrate.{name} = {value!r}: must be true or false") from None
 
 
 def _int(name: str, value: object, minimum: int) -> int:

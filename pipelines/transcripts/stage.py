@@ -101,14 +101,12 @@ def enabled() -> bool:
         value = None
     if value is None or value == "":
         return True
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"transcripts.enabled = {value!r}: must be true or false")
+    from pipelines.settings_check import parse_bool
+
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise ValueError(f"transcripts.enabled = {value!r}: must be true or false") from None
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -245,34 +245,28 @@ class Uploader:
                         f"YouTube answered {code} {reason or ''}: {exc._get_reason()}"
                     ) from None
                 failures += 1
-                if failures >= self.settings.max_attempts:
-                    raise PublishError(
-                        f"YouTube answered {code} {reason} {failures} times; the next run resumes"
-                    ) from None
-                self._backoff(failures, f"{code} {reason}")
-                if request.resumable_uri:
-                    done = self._resync(request, size, on_progress)
-                    if done is not None:
-                        return done
-                continue
+                why = f"{code} {reason}"
+                given_up = f"YouTube answered {code} {reason} {failures} times; the next run resumes"
             except QuotaExhausted:
                 raise
             except (httplib2.HttpLib2Error, OSError, ssl.SSLError) as exc:  # a cut-off chunk
                 failures += 1
-                if failures >= self.settings.max_attempts:
-                    raise PublishError(
-                        f"the upload broke off {failures} times ({type(exc).__name__})"
-                    ) from None
-                self._backoff(failures, f"{type(exc).__name__}: {exc}")
-                if request.resumable_uri:
-                    done = self._resync(request, size, on_progress)
-                    if done is not None:
-                        return done
+                why = f"{type(exc).__name__}: {exc}"
+                given_up = f"the upload broke off {failures} times ({type(exc).__name__})"
+            else:
+                if response is not None:
+                    on_progress(size)
+                    return response
+                on_progress(request.resumable_progress)
                 continue
-            if response is not None:
-                on_progress(size)
-                return response
-            on_progress(request.resumable_progress)
+            # a failure worth another try: back off, then continue from what YouTube confirms
+            if failures >= self.settings.max_attempts:
+                raise PublishError(given_up)
+            self._backoff(failures, why)
+            if request.resumable_uri:
+                done = self._resync(request, size, on_progress)
+                if done is not None:
+                    return done
 
     def _resync(self, request: Any, size: int, on_progress: Callable[[int], None]) -> dict | None:
         """After an error: ask YouTube what it holds and continue from there."""

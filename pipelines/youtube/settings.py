@@ -143,8 +143,15 @@ def load_settings(**overrides: Any) -> YouTubeSettings:
         values["tags"] = [t.strip() for t in values["tags"].split(",") if t.strip()]
     if "tags" in values:
         values["tags"] = tuple(values["tags"])
-    if isinstance(values.get("notify_subscribers"), str):
-        values["notify_subscribers"] = values["notify_subscribers"].lower() in ("1", "true", "yes", "on")
+    if "notify_subscribers" in values:
+        from pipelines.settings_check import parse_bool
+
+        try:
+            values["notify_subscribers"] = parse_bool(values["notify_subscribers"])
+        except ValueError:
+            raise YouTubeConfigError(
+                f"youtube.notify_subscribers = {values['notify_subscribers']!r}: must be true or false"
+            ) from None
     for name in ("category_id", "client_id"):
         if name in values:
             values[name] = str(values[name])
