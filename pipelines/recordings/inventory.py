@@ -99,6 +99,41 @@ _COLUMNS = (
     "updated_at",
 )
 
+# What ``plan`` writes for each file (in this order), and what a later plan refreshes on a known file:
+# its metadata, never its status, destination or checksum (expected_size only when the new plan knows it).
+_PLAN_COLUMNS = (
+    "source",
+    "file_key",
+    "dest_root",
+    "dest_url",
+    "meeting_uuid",
+    "meeting_id",
+    "recording_id",
+    "host_email",
+    "topic",
+    "start_time",
+    "file_type",
+    "recording_type",
+    "expected_size",
+    "status",
+    "auto_delete_date",
+    "is_trashed",
+    "planned_at",
+    "updated_at",
+)
+_PLAN_REFRESHED = (
+    "meeting_uuid",
+    "meeting_id",
+    "recording_id",
+    "host_email",
+    "topic",
+    "start_time",
+    "file_type",
+    "recording_type",
+    "auto_delete_date",
+    "is_trashed",
+)
+
 
 @dataclass(frozen=True)
 class FolderMeta:
@@ -293,55 +328,28 @@ class Inventory:
             self._merge_plan(rows)
             return
         with self._lock:
+            sets = ", ".join(f"{c} = excluded.{c}" for c in _PLAN_REFRESHED)
             self.con.executemany(
-                f"""insert into {TABLE} (source, file_key, dest_root, dest_url, meeting_uuid, meeting_id,
-                        recording_id, host_email, topic, start_time, file_type, recording_type, expected_size,
-                        status, auto_delete_date, is_trashed, planned_at, updated_at)
-                    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    on conflict (source, file_key, dest_root) do update set
-                        meeting_uuid = excluded.meeting_uuid,
-                        meeting_id = excluded.meeting_id,
-                        recording_id = excluded.recording_id,
-                        host_email = excluded.host_email,
-                        topic = excluded.topic,
-                        start_time = excluded.start_time,
-                        file_type = excluded.file_type,
-                        recording_type = excluded.recording_type,
-                        expected_size = coalesce(excluded.expected_size, {TABLE}.expected_size),
-                        auto_delete_date = excluded.auto_delete_date,
-                        is_trashed = excluded.is_trashed""",
+                f"""insert into {TABLE} ({", ".join(_PLAN_COLUMNS)})
+                    values ({", ".join("?" * len(_PLAN_COLUMNS))})
+                    on conflict (source, file_key, dest_root) do update set {sets},
+                        expected_size = coalesce(excluded.expected_size, {TABLE}.expected_size)""",
                 rows,
             )
 
     def _merge_plan(self, rows: list[tuple]) -> None:
         """:meth:`plan` on a lake: the rows land in a temporary table, then one MERGE commits them."""
-        cols = (
-            "source, file_key, dest_root, dest_url, meeting_uuid, meeting_id, recording_id, host_email, topic, "
-            "start_time, file_type, recording_type, expected_size, status, auto_delete_date, is_trashed, "
-            "planned_at, updated_at"
-        )
-        updated = [
-            "meeting_uuid",
-            "meeting_id",
-            "recording_id",
-            "host_email",
-            "topic",
-            "start_time",
-            "file_type",
-            "recording_type",
-            "auto_delete_date",
-            "is_trashed",
-        ]
-        sets = ", ".join(f"{c} = src.{c}" for c in updated)
+        cols = ", ".join(_PLAN_COLUMNS)
+        sets = ", ".join(f"{c} = src.{c}" for c in _PLAN_REFRESHED)
         with self._lock:
             self.con.execute(f"create or replace temp table _plan as select {cols} from {TABLE} limit 0")
-            self.con.executemany(f"insert into _plan values ({', '.join('?' * 18)})", rows)
+            self.con.executemany(f"insert into _plan values ({', '.join('?' * len(_PLAN_COLUMNS))})", rows)
             self._write(
                 f"""merge into {TABLE} as t using temp._plan as src
                     on t.source = src.source and t.file_key = src.file_key and t.dest_root = src.dest_root
                     when matched then update set {sets},
                         expected_size = coalesce(src.expected_size, t.expected_size)
-                    when not matched then insert ({cols}) values ({", ".join("src." + c for c in cols.split(", "))})"""
+                    when not matched then insert ({cols}) values ({", ".join("src." + c for c in _PLAN_COLUMNS)})"""
             )
             self.con.execute("drop table temp._plan")
 
