@@ -465,6 +465,58 @@ def check_webhooks() -> list[Check]:
     ]
 
 
+def check_youtube() -> list[Check]:
+    """``[youtube]``: optional; once any channel credential is given, all three must be there (the
+    refresh token from ``authorize youtube`` or secrets), secrets not in the committed config.toml,
+    and every setting valid. Offline: the token is first used by the publish run itself."""
+    from pipelines.youtube.settings import YouTubeConfigError, load_settings, token_file
+
+    for key in ("client_secret", "refresh_token"):
+        if _secret_source(f"youtube.{key}") == ".dlt/config.toml":
+            return [
+                Check(
+                    FAIL,
+                    "youtube",
+                    f"youtube.{key} is in .dlt/config.toml, which is committed and not read for secrets: "
+                    f"move it to .dlt/secrets.toml [youtube] or the env var YOUTUBE__{key.upper()}",
+                )
+            ]
+    try:
+        settings = load_settings()
+    except YouTubeConfigError as exc:
+        return [Check(FAIL, "youtube", str(exc))]
+    given = {
+        "client_id": settings.client_id,
+        "client_secret": settings.client_secret,
+        "refresh_token": settings.refresh_token,
+    }
+    if not any(given.values()):
+        return [Check(OK, "youtube", "YouTube publish not configured (optional: see docs/youtube.md)")]
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        fixes = {
+            "client_id": "youtube.client_id in .dlt/config.toml (or YOUTUBE__CLIENT_ID)",
+            "client_secret": "youtube.client_secret in .dlt/secrets.toml (or YOUTUBE__CLIENT_SECRET)",
+            "refresh_token": "run `python -m pipelines authorize youtube` once",
+        }
+        return [
+            Check(
+                FAIL,
+                "youtube",
+                "YouTube publish is half configured: missing " + "; ".join(fixes[m] for m in missing),
+            )
+        ]
+    token_from = _secret_source("youtube.refresh_token") or str(token_file())
+    return [
+        Check(
+            OK,
+            "youtube",
+            f"channel credentials set (refresh token from {token_from}); privacy {settings.privacy_status}, "
+            f"playlists {settings.playlists}, daily quota {settings.daily_quota_units} units",
+        )
+    ]
+
+
 def _queue_backlog(queue: Path) -> str:
     """`` (N events waiting)`` from the queue file, opened read-only; empty when there is none yet."""
     if not queue.exists():
@@ -702,6 +754,7 @@ def run_doctor() -> int:
         check_serving,
         check_budget,
         check_webhooks,
+        check_youtube,
     ):
         try:
             checks += fn()
