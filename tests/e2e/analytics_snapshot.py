@@ -19,7 +19,6 @@ warehouse, ``MW_SERVING`` deliberately unset), so the tests read exactly what a 
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +30,9 @@ from pathlib import Path
 
 from pipelines.paths import ROOT
 from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
+
+sys.path.insert(0, str(ROOT))  # `tests.` importable however pytest runs
+from tests.fixtures.project_env import isolated_env
 
 SCALE = "small"
 LOAD_TIMEOUT = 300
@@ -144,25 +146,7 @@ def served() -> Served:
             shutil.rmtree(root, ignore_errors=True)
 
         atexit.register(cleanup)
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SOURCES__ZOOM__", "SOURCES__MEETS__", "MW_", "SANDBOX_"))
-        }
-        env.update(
-            {
-                "MW_SANDBOX_URL": sandbox.base_url,
-                "MW_WAREHOUSE": str(root / "warehouse" / "meetings.duckdb"),
-                "MW_PIPELINES_DIR": str(root / "dlt_pipelines"),
-                "MW_STATE_DIR": str(root / "state"),
-                "MW_TOKEN_DIR": str(root / "tokens"),
-                "MW_RECORDINGS_DEST": str(root / "recordings"),
-                "DBT_LOG_PATH": str(root / "dbt_logs"),
-                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                "RUNTIME__DLTHUB_TELEMETRY": "false",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
+        env = isolated_env(root, sandbox.base_url)
         s = Served(
             root=root,
             warehouse=Path(env["MW_WAREHOUSE"]),
