@@ -19,12 +19,15 @@ warehouse, ``MW_SERVING`` deliberately unset), so the tests read exactly what a 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +50,20 @@ class Served:
     sandbox: SandboxServer
     log: list[str] = field(default_factory=list)
     unpublished_load: bool = False  # a load ran since the last publish (the next one has new data)
+    _reports: tuple[tuple[int, int, int], list[Path]] | None = None
+
+    def reports(self) -> list[Path]:
+        """``build_reports`` (``make report``) of the published snapshot: built once per snapshot and
+        shared by the notebook and offline-report tests (a publish replaces the file: rebuilt)."""
+        st = self.serving.stat()
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._reports is None or self._reports[0] != key:
+            from pipelines.report import build_reports
+
+            out = Path(tempfile.mkdtemp(prefix="reports-", dir=self.root))
+            with _env(MW_SERVING=str(self.serving)):
+                self._reports = (key, build_reports(out))
+        return list(self._reports[1])
 
     def cli(self, *args: str, timeout: float = LOAD_TIMEOUT, extra_env: dict | None = None):
         """Run ``python -m pipelines <args>`` like ``make`` does; raises with its output on failure."""
@@ -105,6 +122,21 @@ class Served:
         """Move the sandbox clock so the next load finds new meetings."""
         offset = self.sandbox.state.config.faults.clock_offset + days * 86400
         self.sandbox.state.set_clock(offset)
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    """Set environment variables of this process for a while."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 _lock = threading.Lock()
