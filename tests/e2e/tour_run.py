@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,9 @@ class TourRun:
 
     def __init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MW_", "SANDBOX_", "SOURCES__"))}
+        # its own dbt target folder: the e2e tests running meanwhile build with dbt_project/target
+        self.target = tempfile.mkdtemp(prefix="mw-tour-dbt-target-")
+        env["DBT_TARGET_PATH"] = self.target
         self.stdout = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed by stop())
         self.stderr = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
         self.args = [sys.executable, "docs/gen_tour.py", "--print"]
@@ -56,3 +60,4 @@ class TourRun:
             self.proc.wait()
         self.stdout.close()
         self.stderr.close()
+        shutil.rmtree(self.target, ignore_errors=True)
