@@ -491,7 +491,10 @@ def test_without_credentials_the_embedded_sandbox_is_used_and_the_plan_is_exact(
     assert Counter(plan["plan_cost"])["heavy"] == 0  # a dry run makes no heavy calls
 
 
-def test_a_locked_warehouse_is_a_clear_error_and_the_next_run_completes(sandbox: Any, zoom_env: Path) -> None:
+def test_a_locked_warehouse_is_a_clear_error_and_the_next_run_completes(
+    sandbox_factory: Any, zoom_env: Path
+) -> None:
+    sandbox = sandbox_factory(scale=Scale.named("tiny"))  # the lock is the point, not the size
     path = zoom_env / "warehouse" / "meetings.duckdb"
     path.parent.mkdir(parents=True)
     holder = subprocess.Popen(
