@@ -64,7 +64,7 @@ test-fast: setup  ## unit tests only
 lint: setup  ## ruff + sqlfluff
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	@if [ -d dbt_project/models ]; then cd dbt_project && $(RUN) sqlfluff lint models; fi
+	@if [ -d dbt_project/models ]; then cd dbt_project && $(RUN) sqlfluff lint models --processes 2; fi
 
 bench: setup  ## benchmarks; results land in bench/results/*.json
 	@for b in bench/*.py; do [ -f "$$b" ] && echo "== $$b" && $(PY) "$$b" || exit 1; done

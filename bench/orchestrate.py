@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.fixtures.project_env import isolated_env  # noqa: E402
 
 
 def _kib(pid: int, field: str, source: str) -> int:
@@ -99,22 +100,13 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="mw-bench-dagster-"))
     home = tmp / "dagster"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MW_", "SOURCES__", "ORCHESTRATE__", "DAGSTER_"))
-    }
-    env.update(
-        {
-            "MW_DAGSTER_HOME": str(home),
-            "MW_WAREHOUSE": str(tmp / "warehouse" / "meetings.duckdb"),
-            "MW_STATE_DIR": str(tmp / "state"),
-            "MW_PIPELINES_DIR": str(tmp / "dlt_pipelines"),
-            "ORCHESTRATE__LOAD_CRON": "0 0 1 1 *",
-            "ORCHESTRATE__RECORDINGS_CRON": "0 0 1 1 *",
-            "ORCHESTRATE__DOCTOR_CRON": "0 0 1 1 *",
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = isolated_env(
+        tmp,
+        drop=("ORCHESTRATE__", "DAGSTER_"),
+        MW_DAGSTER_HOME=str(home),
+        ORCHESTRATE__LOAD_CRON="0 0 1 1 *",
+        ORCHESTRATE__RECORDINGS_CRON="0 0 1 1 *",
+        ORCHESTRATE__DOCTOR_CRON="0 0 1 1 *",
     )
     base = baseline(env)
     t0 = time.monotonic()

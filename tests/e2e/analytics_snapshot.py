@@ -19,6 +19,7 @@ warehouse, ``MW_SERVING`` deliberately unset), so the tests read exactly what a 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import subprocess
@@ -26,11 +27,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.paths import ROOT
 from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
+
+sys.path.insert(0, str(ROOT))  # `tests.` importable however pytest runs
+from tests.fixtures.project_env import isolated_env
 
 SCALE = "small"
 LOAD_TIMEOUT = 300
@@ -45,6 +50,20 @@ class Served:
     sandbox: SandboxServer
     log: list[str] = field(default_factory=list)
     unpublished_load: bool = False  # a load ran since the last publish (the next one has new data)
+    _reports: tuple[tuple[int, int, int], list[Path]] | None = None
+
+    def reports(self) -> list[Path]:
+        """``build_reports`` (``make report``) of the published snapshot: built once per snapshot and
+        shared by the notebook and offline-report tests (a publish replaces the file: rebuilt)."""
+        st = self.serving.stat()
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._reports is None or self._reports[0] != key:
+            from pipelines.report import build_reports
+
+            out = Path(tempfile.mkdtemp(prefix="reports-", dir=self.root))
+            with _env(MW_SERVING=str(self.serving)):
+                self._reports = (key, build_reports(out))
+        return list(self._reports[1])
 
     def cli(self, *args: str, timeout: float = LOAD_TIMEOUT, extra_env: dict | None = None):
         """Run ``python -m pipelines <args>`` like ``make`` does; raises with its output on failure."""
@@ -105,6 +124,21 @@ class Served:
         self.sandbox.state.set_clock(offset)
 
 
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    """Set environment variables of this process for a while."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 _lock = threading.Lock()
 _served: Served | None = None
 
@@ -144,25 +178,7 @@ def served() -> Served:
             shutil.rmtree(root, ignore_errors=True)
 
         atexit.register(cleanup)
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SOURCES__ZOOM__", "SOURCES__MEETS__", "MW_", "SANDBOX_"))
-        }
-        env.update(
-            {
-                "MW_SANDBOX_URL": sandbox.base_url,
-                "MW_WAREHOUSE": str(root / "warehouse" / "meetings.duckdb"),
-                "MW_PIPELINES_DIR": str(root / "dlt_pipelines"),
-                "MW_STATE_DIR": str(root / "state"),
-                "MW_TOKEN_DIR": str(root / "tokens"),
-                "MW_RECORDINGS_DEST": str(root / "recordings"),
-                "DBT_LOG_PATH": str(root / "dbt_logs"),
-                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                "RUNTIME__DLTHUB_TELEMETRY": "false",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
+        env = isolated_env(root, sandbox.base_url)
         s = Served(
             root=root,
             warehouse=Path(env["MW_WAREHOUSE"]),

@@ -68,11 +68,10 @@ def test_notebooks_explain_a_missing_snapshot(tmp_path: Path) -> None:
         assert f"No serving snapshot at {missing}" in proc.stderr and "make run" in proc.stderr
 
 
-def test_build_reports_exports_html_with_plots(snapshot: Served, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("MW_SERVING", str(snapshot.serving))
-    files = build_reports(tmp_path / "reports")
+def test_build_reports_exports_html_with_plots(snapshot: Served) -> None:
+    files = snapshot.reports()  # build_reports of the snapshot (test_reports_offline opens the same files)
     assert [f.name for f in files] == [f"{n}.html" for n in NOTEBOOKS]
-    assert (tmp_path / "reports" / "index.html").exists()
+    assert (files[0].parent / "index.html").exists()
     for name, path in zip(NOTEBOOKS, files, strict=True):
         specs = plot_specs(path.read_text(encoding="utf-8"))
         assert len(specs) >= MIN_PLOTS[name], f"{name}: {len(specs)} plots"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.report import NOTEBOOKS, ReportRenderError, build_reports, plot_specs, render_offline
+from pipelines.report import NOTEBOOKS, ReportRenderError, plot_specs, render_offline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests.` importable however pytest runs
 from tests.e2e.analytics_snapshot import served
@@ -102,13 +102,9 @@ def drawn_plots(dom: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    snapshot = served()
-    out = tmp_path_factory.mktemp("offline") / "reports"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MW_SERVING", str(snapshot.serving))
-        files = build_reports(out)
-    return {path.stem: path for path in files}
+def reports() -> dict[str, Path]:
+    """``build_reports`` of the sandbox snapshot (built once: ``test_notebooks.py`` checks its specs)."""
+    return {path.stem: path for path in served().reports()}
 
 
 def test_the_harness_runs_scripts_with_the_network_off(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ import requests
 
 from pipelines import clock, embedded
 from pipelines.api_client import AuthError, RateBudgetExceeded
+from pipelines.sandbox import Scale
 from pipelines.sandbox.config import PLANS
 from pipelines.zoom.client import PageTokenExpired, month_windows
 from pipelines.zoom.pipeline import (
@@ -316,9 +317,11 @@ def test_zooms_daily_cap_without_its_headers_stops_that_category_only(
         assert count(con, "recordings") == truth["zoom"]["recordings"] + truth["zoom"]["recordings_in_trash"]
 
 
-def test_users_who_may_not_host_are_skipped_and_reported_once(sandbox: Any, zoom_env: Path) -> None:
+def test_users_who_may_not_host_are_skipped_and_reported_once(sandbox_factory: Any, zoom_env: Path) -> None:
     """Zoom answers GET /users/{id}/meetings with 400/3161 for users who may not host: the load
-    skips them (reported once, by user), completes, and a rerun does the same."""
+    skips them (reported once, by user), completes, and a rerun does the same (the tiny account:
+    it has such a user, and two loads of it are quick)."""
+    sandbox = sandbox_factory(scale=Scale.named("tiny"))
     acc = sandbox.server.state.account
     not_hosting = sorted(u.email for u in acc.users if u.status != "pending" and not u.may_host)
     assert not_hosting
@@ -331,9 +334,11 @@ def test_users_who_may_not_host_are_skipped_and_reported_once(sandbox: Any, zoom
         assert count(con, "quarantine") == 0 if table_exists(con, "quarantine") else True
 
 
-def test_recordings_still_processing_are_loaded_by_a_later_run(sandbox: Any, zoom_env: Path) -> None:
+def test_recordings_still_processing_are_loaded_by_a_later_run(sandbox_factory: Any, zoom_env: Path) -> None:
     """Zoom lists a recording while it is processing (empty file type and end). The load skips it
-    and says so; the next run, once it is complete, loads it with every file."""
+    and says so; the next run, once it is complete, loads it with every file (the tiny account:
+    one recording is enough, and two loads of it are quick)."""
+    sandbox = sandbox_factory(scale=Scale.named("tiny"))
     state = sandbox.server.state
     rec = max(
         (r for r in state.account.recordings if r.available_at <= state.now()), key=lambda r: r.meeting.end
@@ -486,7 +491,10 @@ def test_without_credentials_the_embedded_sandbox_is_used_and_the_plan_is_exact(
     assert Counter(plan["plan_cost"])["heavy"] == 0  # a dry run makes no heavy calls
 
 
-def test_a_locked_warehouse_is_a_clear_error_and_the_next_run_completes(sandbox: Any, zoom_env: Path) -> None:
+def test_a_locked_warehouse_is_a_clear_error_and_the_next_run_completes(
+    sandbox_factory: Any, zoom_env: Path
+) -> None:
+    sandbox = sandbox_factory(scale=Scale.named("tiny"))  # the lock is the point, not the size
     path = zoom_env / "warehouse" / "meetings.duckdb"
     path.parent.mkdir(parents=True)
     holder = subprocess.Popen(

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # `tests.` importable however pytest runs
+from tests.fixtures.project_env import isolated_env  # noqa: E402
 
 
 class RunningStack:
@@ -72,24 +74,15 @@ def dagster_stack(request) -> Iterator[RunningStack | None]:
         yield None
         return
     tmp = Path(tempfile.mkdtemp(prefix="mw-dagster-"))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOURCES__", "MW_", "RECORDINGS__", "ORCHESTRATE__", "DAGSTER_", "PYTEST_"))
-    }
-    env.update(
-        {
-            "MW_DAGSTER_HOME": str(tmp / "dagster"),
-            "MW_WAREHOUSE": str(tmp / "warehouse" / "meetings.duckdb"),
-            "MW_PIPELINES_DIR": str(tmp / "dlt_pipelines"),
-            "MW_STATE_DIR": str(tmp / "state"),
-            "MW_TOKEN_DIR": str(tmp / "tokens"),
-            # the doctor every minute; the loads and the copy never within a test
-            "ORCHESTRATE__DOCTOR_CRON": "* * * * *",
-            "ORCHESTRATE__LOAD_CRON": "0 0 1 1 *",
-            "ORCHESTRATE__RECORDINGS_CRON": "0 0 1 1 *",
-            "ORCHESTRATE__STOP_TIMEOUT_SECONDS": "5",
-        }
+    env = isolated_env(
+        tmp,
+        drop=("RECORDINGS__", "ORCHESTRATE__", "DAGSTER_", "PYTEST_"),
+        MW_DAGSTER_HOME=str(tmp / "dagster"),
+        # the doctor every minute; the loads and the copy never within a test
+        ORCHESTRATE__DOCTOR_CRON="* * * * *",
+        ORCHESTRATE__LOAD_CRON="0 0 1 1 *",
+        ORCHESTRATE__RECORDINGS_CRON="0 0 1 1 *",
+        ORCHESTRATE__STOP_TIMEOUT_SECONDS="5",
     )
     stack = RunningStack(tmp / "dagster", env)
     try:

@@ -18,6 +18,7 @@ import duckdb
 from pipelines.sandbox.config import PLANS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.fixtures.project_env import isolated_env
 from tests.fixtures.raw_keys import MEETS_KEYS, ZOOM_KEYS  # used by the suite through this module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,26 +29,13 @@ QUARANTINE_KEY = ("endpoint", "record_id", "field")
 # ------------------------------------------------------------------------------------------ env
 def env_for(tmp: Path, sandbox_url: str | None = None, **extra: str) -> dict[str, str]:
     """Environment of a load: every path under ``tmp``, the sandbox at ``sandbox_url``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOURCES__", "MW_", "SANDBOX_", "PYTEST_", "MWTEST_"))
-    }
-    env.update(
-        {
-            "MW_WAREHOUSE": str(tmp / "warehouse" / "meetings.duckdb"),
-            "MW_SERVING": str(tmp / "warehouse" / "serving.duckdb"),
-            "MW_PIPELINES_DIR": str(tmp / "dlt_pipelines"),
-            "MW_STATE_DIR": str(tmp / "state"),
-            "MW_TOKEN_DIR": str(tmp / "tokens"),
-            "RUNTIME__DLTHUB_TELEMETRY": "false",
-            "PYTHONUNBUFFERED": "1",
-        }
+    return isolated_env(
+        tmp,
+        sandbox_url,
+        drop=("PYTEST_", "MWTEST_"),
+        MW_SERVING=str(tmp / "warehouse" / "serving.duckdb"),
+        **extra,
     )
-    if sandbox_url:
-        env["MW_SANDBOX_URL"] = sandbox_url
-    env.update(extra)
-    return env
 
 
 def set_env(monkeypatch: Any, tmp: Path, sandbox_url: str | None = None) -> Path:

@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import random
 import signal
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _support import assert_meets_equals_truth, assert_zoom_equals_truth, cli, connect, env_for, popen_cli
 
+from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
 from pipelines.zoom import qos_requests_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests.` importable however pytest runs
+from tests.fixtures.sandbox_client import SandboxClient
 
 SEED = 20261202
 LATENCY_MS = 15  # a few seconds of heavy requests on the tiny account
@@ -42,9 +48,24 @@ def one_meeting_at_most(truth: dict) -> int:
     return max(qos_requests_for(m["listed_sessions"]) for m in truth["meetings"].values())
 
 
-@pytest.fixture
-def sandbox(tiny: Any) -> Any:
-    return tiny(enforce_rate_limits=False, latency_ms=LATENCY_MS)
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxClient]:
+    """One tiny sandbox for the module: its account never changes (the clock is not moved), and
+    every test resets its request counters before each run it measures."""
+    config = SandboxConfig.from_env(
+        scale=Scale.named("tiny"), enforce_rate_limits=False, latency_ms=LATENCY_MS
+    )
+    server = SandboxServer(config).start()
+    try:
+        yield SandboxClient(server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def baseline(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, int]:
+    """``uninterrupted_heavy`` of the module's sandbox, measured once."""
+    return uninterrupted_heavy(sandbox, tmp_path_factory.mktemp("baseline"))
 
 
 def uninterrupted_heavy(sandbox: Any, tmp: Path) -> tuple[int, int]:
@@ -75,10 +96,10 @@ def interrupt_at(sandbox: Any, tmp: Path, after_heavy: int, sig: int) -> tuple[A
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_the_whole_load_quickly_and_the_rerun_wastes_nothing(
-    sandbox: Any, tmp_path: Path, sig: int, code: int
+    sandbox: Any, baseline: tuple[int, int], tmp_path: Path, sig: int, code: int
 ) -> None:
     truth = sandbox.admin("truth")
-    full, bound = uninterrupted_heavy(sandbox, tmp_path / "baseline")
+    full, bound = baseline
     sandbox.admin("reset", {})
     run = tmp_path / "interrupted"
     proc, seconds, out = interrupt_at(sandbox, run, full // 2, sig)
@@ -99,9 +120,11 @@ def test_a_signal_stops_the_whole_load_quickly_and_the_rerun_wastes_nothing(
     assert not list((run / "state" / "zoom_journal").glob("*.zst")), "a completed load empties the journal"
 
 
-def test_kill_9_at_seeded_moments_wastes_at_most_one_meeting(sandbox: Any, tmp_path: Path) -> None:
+def test_kill_9_at_seeded_moments_wastes_at_most_one_meeting(
+    sandbox: Any, baseline: tuple[int, int], tmp_path: Path
+) -> None:
     truth = sandbox.admin("truth")
-    full, bound = uninterrupted_heavy(sandbox, tmp_path / "baseline")
+    full, bound = baseline
     rng = random.Random(SEED)
     report = []
     for trial, moment in enumerate(sorted(rng.randint(1, full - 1) for _ in range(3))):

@@ -6,7 +6,6 @@ emptied) to its own emulator over TLS on loopback."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,9 @@ import pytest
 from pipelines.paths import ROOT
 from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
 from pipelines.sandbox.youtube import Faults, YouTubeEmulator
+
+sys.path.insert(0, str(ROOT))  # `tests.` importable however pytest runs
+from tests.fixtures.project_env import isolated_env
 
 
 @dataclass
@@ -71,26 +73,12 @@ def built(tmp_path_factory) -> Iterator[Built]:
     # the tiny account over eight days: a handful of meetings with video files, 2 chunks each at 256 KiB
     scale = dataclasses.replace(Scale.named("tiny"), days=8)
     sandbox = SandboxServer(SandboxConfig.from_env(scale=scale)).start()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SOURCES__", "MW_", "SANDBOX_", "YOUTUBE__", "RECORDINGS__"))
-        or k in ("MW_NOW", "SANDBOX_NOW")  # a pinned clock (the calendar matrix) reaches the commands
-    }
-    env.update(
-        {
-            "MW_SANDBOX_URL": sandbox.base_url,
-            "MW_WAREHOUSE": str(root / "warehouse" / "meetings.duckdb"),
-            "MW_PIPELINES_DIR": str(root / "dlt_pipelines"),
-            "MW_STATE_DIR": str(root / "state"),
-            "MW_TOKEN_DIR": str(root / "tokens"),
-            "MW_RECORDINGS_DEST": str(root / "recordings"),
-            "DBT_LOG_PATH": str(root / "dbt_logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "RUNTIME__DLTHUB_TELEMETRY": "false",
-            "TRANSCRIPTS__ENABLED": "false",
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = isolated_env(
+        root,
+        sandbox.base_url,
+        drop=("YOUTUBE__", "RECORDINGS__"),
+        keep=("MW_NOW", "SANDBOX_NOW"),  # a pinned clock (the calendar matrix) reaches the commands
+        TRANSCRIPTS__ENABLED="false",
     )
     emulator = YouTubeEmulator(Faults(daily_quota=10**9)).start()
     env.update(channel_env(emulator))
