@@ -329,7 +329,8 @@ _ARROW_MORE = r"(?s)^[^\n]*\n[^\n]*\n[^\n]*\n(?P<more>.*)$"  # the text lines af
 def _arrow_odd_file() -> str:
     """RE2: a line of spaces only, or any whitespace Python's str.strip / str.splitlines / ``\\s``
     know other than space and ``\\n`` (tabs, no-break spaces, line separators, ...)."""
-    odd = "".join(f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace() and chr(c) not in " \n")
+    # (all of them are in the Basic Multilingual Plane, the last U+3000)
+    odd = "".join(f"\\x{{{c:x}}}" for c in range(0x10000) if chr(c).isspace() and chr(c) not in " \n")
     return rf"(?m)^ +$|[{odd}]"
 
 
@@ -349,7 +350,7 @@ def vtt_arrow(bodies: list[str]) -> tuple[Any, set[int]]:
 
     files = pa.array(bodies, pa.large_string())
     odd_files = pc.match_substring_regex(files, _arrow_odd_file())
-    blocks = pc.split_pattern_regex(files, r"\n\n+")
+    blocks = pc.split_pattern(files, "\n\n")  # (three newlines or more: blocks of "" or "\n...")
     doc = pc.list_parent_indices(blocks)
     blocks = pc.utf8_trim(pc.list_flatten(blocks), "\n")
     keep = pc.not_equal(pc.binary_length(blocks), 0)
@@ -386,7 +387,8 @@ def vtt_arrow(bodies: list[str]) -> tuple[Any, set[int]]:
         text = pc.replace_with_mask(
             text, multi, pc.utf8_trim(pc.replace_substring_regex(joined, " *(?:\n *)+", " "), " ")
         )
-    bad = pc.or_kleene(bad, pc.greater(pc.utf8_length(text), MAX_CUE_CHARS))
+    if (pc.max(pc.binary_length(text)).as_py() or 0) > MAX_CUE_CHARS:  # (characters <= bytes)
+        bad = pc.or_kleene(bad, pc.greater(pc.utf8_length(text), MAX_CUE_CHARS))
     left = set(pc.unique(doc.filter(pc.fill_null(bad, True))).to_pylist())
     left.update(pc.indices_nonzero(odd_files).to_pylist())
     speaker = pc.utf8_trim(prefix, " ")

@@ -37,7 +37,10 @@ log = logging.getLogger("pipelines.transcripts")
 
 SCHEMA = "transcripts"
 TEXT_FILE_TYPES = ("TRANSCRIPT", "CC", "CHAT")
-BATCH_ROWS = 50_000  # cues per insert
+# cues per insert: at least a DuckDB row group (122,880 rows), which the insert compresses and writes
+# to the database file itself (while the next batch is parsed); smaller inserts are kept in memory
+# and all written by the commit, at the end
+BATCH_ROWS = 122_880
 COMMIT_ROWS = 1_000_000  # cues per transaction, about (large inserts go straight to the file, no WAL)
 BYTES_PER_CUE = 90  # of a WebVTT file, about: how many cues a batch's files not yet parsed hold
 MAX_CUE_NUMBER = 2**31 - 1  # cue_index is an integer column
@@ -238,6 +241,27 @@ _CLOCK_SECONDS = (
 )
 
 
+def _cue_table_schema():
+    """The columns of :func:`_cue_table`."""
+    import pyarrow as pa
+
+    text = pa.large_string()
+    return pa.schema(
+        [
+            ("file_key", pa.string()),
+            ("cue_index", pa.int32()),
+            ("meeting_uuid", pa.string()),
+            ("file_type", pa.string()),
+            ("start_offset_s", pa.float64()),
+            ("end_offset_s", pa.float64()),
+            ("spoken_at", pa.timestamp("us", tz="UTC")),
+            ("speaker", text),
+            ("text", text),
+            ("file_sha256", pa.string()),
+        ]
+    )
+
+
 def _files_schema():
     import pyarrow as pa
 
@@ -273,7 +297,7 @@ class _Batch:
         # WebVTT files waiting to be parsed together (vtt_arrow): (file, text, what follows the header)
         self.vtt: list[tuple[dict[str, Any], str, str]] = []
         self.vtt_bytes = 0
-        self.arrow: list[Any] = []  # cues of vtt_arrow, in _fast_cue_schema
+        self.arrow: list[Any] = []  # cues of vtt_arrow: transcripts.cues' columns but loaded_at
 
     def add_fast(self, cols: FastCues) -> None:
         """The cues (columns of :func:`fast_vtt_columns`) of the file whose ``file_row`` comes next."""
@@ -326,7 +350,6 @@ class _Batch:
     def parse_vtt(self, summary: TranscriptsSummary) -> None:
         """Parse the waiting WebVTT files at once (Arrow compute, which lets the writer thread run);
         the files vtt_arrow leaves go through :func:`_parse` one by one."""
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         waiting, self.vtt, self.vtt_bytes = self.vtt, [], 0
@@ -346,11 +369,53 @@ class _Batch:
             self.file_row(f, "parsed", None, counts[doc])
             summary.files_parsed += 1
             summary.cues_loaded += counts[doc]
-        file_no = pa.array(file_nos, pa.int32()).take(table["doc"])
-        columns = [file_no] + [table[name] for name in _fast_cue_schema().names[1:]]
-        self.arrow.append(
-            pa.Table.from_arrays(columns, names=_fast_cue_schema().names).cast(_fast_cue_schema())
-        )
+        self.arrow.append(_cue_table(table, [f for f, _, _ in waiting]))
+
+
+def _milliseconds(clock: Any) -> Any:
+    """``HH:MM:SS.mmm`` strings (checked) as whole milliseconds (int64), by Arrow compute."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw = pc.cast(clock, pa.large_binary())
+    h, m, s, ms = (
+        pc.cast(pc.cast(pc.binary_slice(raw, a, b), pa.large_string()), pa.int64())
+        for a, b in ((0, 2), (3, 5), (6, 8), (9, 12))
+    )
+    return pc.add(pc.multiply(pc.add(pc.add(pc.multiply(h, 3600), pc.multiply(m, 60)), s), 1000), ms)
+
+
+def _cue_table(table: Any, files: list[dict[str, Any]]) -> Any:
+    """The rows of :func:`vtt_arrow` (``doc``: the position in ``files``) as ``transcripts.cues``
+    rows but ``loaded_at``, all made by Arrow compute (so the insert only copies them): offsets
+    with the line parser's arithmetic (whole milliseconds / 1000), ``spoken_at`` = the recording's
+    start + the offset's milliseconds (what the insert of the other rows computes in SQL)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    doc = table["doc"]
+    start_ms, end_ms = _milliseconds(table["start_clock"]), _milliseconds(table["end_clock"])
+    tz = pa.timestamp("us", tz="UTC")
+    recording_start = pa.array([f["recording_start"] for f in files], tz).take(doc)
+    spoken_us = pc.add(recording_start.cast(pa.int64()), pc.multiply(start_ms, 1000))
+    column = {
+        name: pa.array([f[name] for f in files], pa.string()).take(doc)
+        for name in ("file_key", "meeting_uuid", "file_type", "sha256")
+    }
+    return pa.table(
+        {
+            "file_key": column["file_key"],
+            "cue_index": table["cue_index"],
+            "meeting_uuid": column["meeting_uuid"],
+            "file_type": column["file_type"],
+            "start_offset_s": pc.divide(start_ms.cast(pa.float64()), 1000.0),
+            "end_offset_s": pc.divide(end_ms.cast(pa.float64()), 1000.0),
+            "spoken_at": spoken_us.cast(tz),
+            "speaker": table["speaker"],
+            "text": table["text"],
+            "file_sha256": column["sha256"],
+        }
+    )
 
 
 def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
@@ -390,11 +455,16 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
     if not batch.files:
         return
     cue_rows = pa.Table.from_pydict(batch.cols, schema=_cue_schema())
-    fast_rows = pa.concat_tables([pa.Table.from_pydict(batch.fast, schema=_fast_cue_schema()), *batch.arrow])
+    fast_rows = pa.Table.from_pydict(batch.fast, schema=_fast_cue_schema())
+    # (record batches of ~20 k rows: DuckDB scans them on its threads)
+    arrow_rows = pa.Table.from_batches(
+        [b for t in batch.arrow for b in t.to_batches(max_chunksize=20_000)], schema=_cue_table_schema()
+    )
     file_rows = pa.Table.from_pylist(list(batch.files.values()), schema=_files_schema())
     con.register("slow_rows", cue_rows)
     con.register("fast_rows", fast_rows)
     con.register("file_rows", file_rows)
+    con.register("arrow_rows", arrow_rows)
     try:
         if any(f.get("known", True) for f in batch.known):  # (a new file has no rows: no scan for them)
             con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
@@ -415,9 +485,12 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
             join file_rows as f on f.file_no = c.file_no
             """
         )
+        con.execute(
+            f"insert into {SCHEMA}.cues by name select *, ? as loaded_at from arrow_rows", [batch.now]
+        )
         con.execute(f"insert into {SCHEMA}.files by name select * exclude (file_no) from file_rows")
     finally:
-        for name in ("slow_rows", "fast_rows", "file_rows"):
+        for name in ("slow_rows", "fast_rows", "file_rows", "arrow_rows"):
             con.unregister(name)
 
 
@@ -432,7 +505,12 @@ def _fetched(todo: list[dict[str, Any]], filesystems: dict[str, Any]) -> Iterato
 
     def read(url: str, fs: Any) -> Any:
         try:
-            return fs.cat_file(fs._strip_protocol(url))
+            path = fs._strip_protocol(url)
+            protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
+            if "file" in protocols:  # a local file: read without an fsspec file object
+                with open(path, "rb") as fh:
+                    return fh.read()
+            return fs.cat_file(path)
         except OSError as exc:
             return exc
 
@@ -481,8 +559,9 @@ def _read_all(
             _parse(batch, f, text, summary)
         if batch.rows() >= BATCH_ROWS:
             batch.parse_vtt(summary)
-            writer.submit(batch)
-            batch = _Batch(now)
+            if batch.rows() >= BATCH_ROWS:  # (counted now, no longer guessed from the bytes)
+                writer.submit(batch)
+                batch = _Batch(now)
     batch.parse_vtt(summary)
     writer.submit(batch)
 
