@@ -234,30 +234,19 @@ def _fast_cue_schema():
     )
 
 
-# HH:MM:SS.mmm as seconds, as the line parser computes them: whole milliseconds, then / 1000
-_CLOCK_SECONDS = (
-    "cast((cast(substr({t}, 1, 2) as bigint) * 3600 + cast(substr({t}, 4, 2) as bigint) * 60"
-    " + cast(substr({t}, 7, 2) as bigint)) * 1000 + cast(substr({t}, 10, 3) as bigint) as double) / 1000"
-)
-
-
-def _cue_table_schema():
-    """The columns of :func:`_cue_table`."""
+def _parsed_schema():
+    """Cues as parsed, before the file's columns are added (``file_no``: the batch's file)."""
     import pyarrow as pa
 
-    text = pa.large_string()
     return pa.schema(
         [
-            ("file_key", pa.string()),
+            ("file_no", pa.int32()),
             ("cue_index", pa.int32()),
-            ("meeting_uuid", pa.string()),
-            ("file_type", pa.string()),
             ("start_offset_s", pa.float64()),
             ("end_offset_s", pa.float64()),
-            ("spoken_at", pa.timestamp("us", tz="UTC")),
-            ("speaker", text),
-            ("text", text),
-            ("file_sha256", pa.string()),
+            ("spoken_ms", pa.int64()),  # the start offset in whole milliseconds
+            ("speaker", pa.large_string()),
+            ("text", pa.large_string()),
         ]
     )
 
@@ -297,7 +286,7 @@ class _Batch:
         # WebVTT files waiting to be parsed together (vtt_arrow): (file, text, what follows the header)
         self.vtt: list[tuple[dict[str, Any], str, str]] = []
         self.vtt_bytes = 0
-        self.arrow: list[Any] = []  # cues of vtt_arrow: transcripts.cues' columns but loaded_at
+        self.arrow: list[Any] = []  # cues of vtt_arrow, in _parsed_schema
 
     def add_fast(self, cols: FastCues) -> None:
         """The cues (columns of :func:`fast_vtt_columns`) of the file whose ``file_row`` comes next."""
@@ -350,6 +339,7 @@ class _Batch:
     def parse_vtt(self, summary: TranscriptsSummary) -> None:
         """Parse the waiting WebVTT files at once (Arrow compute, which lets the writer thread run);
         the files vtt_arrow leaves go through :func:`_parse` one by one."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         waiting, self.vtt, self.vtt_bytes = self.vtt, [], 0
@@ -369,7 +359,8 @@ class _Batch:
             self.file_row(f, "parsed", None, counts[doc])
             summary.files_parsed += 1
             summary.cues_loaded += counts[doc]
-        self.arrow.append(_cue_table(table, [f for f, _, _ in waiting]))
+        file_no = pa.array(file_nos, pa.int32()).take(table["doc"])
+        self.arrow.append(_clock_rows(file_no, table))
 
 
 def _milliseconds(clock: Any) -> Any:
@@ -385,37 +376,62 @@ def _milliseconds(clock: Any) -> Any:
     return pc.add(pc.multiply(pc.add(pc.add(pc.multiply(h, 3600), pc.multiply(m, 60)), s), 1000), ms)
 
 
-def _cue_table(table: Any, files: list[dict[str, Any]]) -> Any:
-    """The rows of :func:`vtt_arrow` (``doc``: the position in ``files``) as ``transcripts.cues``
-    rows but ``loaded_at``, all made by Arrow compute (so the insert only copies them): offsets
-    with the line parser's arithmetic (whole milliseconds / 1000), ``spoken_at`` = the recording's
-    start + the offset's milliseconds (what the insert of the other rows computes in SQL)."""
+def _clock_rows(file_no: Any, table: Any) -> Any:
+    """Cues with times as written (``start_clock``, ``end_clock``) as :func:`_parsed_schema` rows:
+    offsets with the line parser's arithmetic (whole milliseconds / 1000)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    doc = table["doc"]
     start_ms, end_ms = _milliseconds(table["start_clock"]), _milliseconds(table["end_clock"])
+    columns = {
+        "file_no": file_no,
+        "cue_index": table["cue_index"],
+        "start_offset_s": pc.divide(start_ms.cast(pa.float64()), 1000.0),
+        "end_offset_s": pc.divide(end_ms.cast(pa.float64()), 1000.0),
+        "spoken_ms": start_ms,
+        "speaker": table["speaker"],
+        "text": table["text"],
+    }
+    return pa.table(columns).cast(_parsed_schema())
+
+
+def _cue_rows(batch: _Batch) -> Any:
+    """The batch's cues as ``transcripts.cues`` rows but ``loaded_at``, made by Arrow compute (the
+    insert only copies them): the file's columns by ``file_no``, ``spoken_at`` = the recording's
+    start + the offset in whole milliseconds (``round(start_offset_s * 1000)``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    slow = pa.Table.from_pydict(batch.cols, schema=_cue_schema())
+    slow_ms = pc.round(pc.multiply(slow["start_offset_s"], 1000.0), round_mode="half_towards_infinity")
+    slow = slow.add_column(4, "spoken_ms", slow_ms.cast(pa.int64())).cast(_parsed_schema())
+    fast = pa.Table.from_pydict(batch.fast, schema=_fast_cue_schema())
+    parsed = pa.concat_tables([*batch.arrow, slow, _clock_rows(fast["file_no"], fast)])
+    file_no = parsed["file_no"]
+    files = list(batch.files.values())  # (file_no: the position)
     tz = pa.timestamp("us", tz="UTC")
-    recording_start = pa.array([f["recording_start"] for f in files], tz).take(doc)
-    spoken_us = pc.add(recording_start.cast(pa.int64()), pc.multiply(start_ms, 1000))
+    recording_start = pa.array([f["recording_start"] for f in files], tz).take(file_no)
+    spoken_us = pc.add(recording_start.cast(pa.int64()), pc.multiply(parsed["spoken_ms"], 1000))
     column = {
-        name: pa.array([f[name] for f in files], pa.string()).take(doc)
+        name: pa.array([f[name] for f in files], pa.string()).take(file_no)
         for name in ("file_key", "meeting_uuid", "file_type", "sha256")
     }
-    return pa.table(
+    table = pa.table(
         {
             "file_key": column["file_key"],
-            "cue_index": table["cue_index"],
+            "cue_index": parsed["cue_index"],
             "meeting_uuid": column["meeting_uuid"],
             "file_type": column["file_type"],
-            "start_offset_s": pc.divide(start_ms.cast(pa.float64()), 1000.0),
-            "end_offset_s": pc.divide(end_ms.cast(pa.float64()), 1000.0),
+            "start_offset_s": parsed["start_offset_s"],
+            "end_offset_s": parsed["end_offset_s"],
             "spoken_at": spoken_us.cast(tz),
-            "speaker": table["speaker"],
-            "text": table["text"],
+            "speaker": parsed["speaker"],
+            "text": parsed["text"],
             "file_sha256": column["sha256"],
         }
     )
+    # record batches of ~20 k rows: DuckDB scans them on its threads
+    return pa.Table.from_batches(table.to_batches(max_chunksize=20_000), schema=table.schema)
 
 
 def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
@@ -454,43 +470,20 @@ def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
 
     if not batch.files:
         return
-    cue_rows = pa.Table.from_pydict(batch.cols, schema=_cue_schema())
-    fast_rows = pa.Table.from_pydict(batch.fast, schema=_fast_cue_schema())
-    # (record batches of ~20 k rows: DuckDB scans them on its threads)
-    arrow_rows = pa.Table.from_batches(
-        [b for t in batch.arrow for b in t.to_batches(max_chunksize=20_000)], schema=_cue_table_schema()
-    )
+    cue_rows = _cue_rows(batch)
     file_rows = pa.Table.from_pylist(list(batch.files.values()), schema=_files_schema())
-    con.register("slow_rows", cue_rows)
-    con.register("fast_rows", fast_rows)
+    con.register("cue_rows", cue_rows)
     con.register("file_rows", file_rows)
-    con.register("arrow_rows", arrow_rows)
     try:
         if any(f.get("known", True) for f in batch.known):  # (a new file has no rows: no scan for them)
             con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
             con.execute(f"delete from {SCHEMA}.files where file_key in (select file_key from file_rows)")
-        con.execute(
-            f"""
-            insert into {SCHEMA}.cues by name
-            select f.file_key, c.cue_index, f.meeting_uuid, f.file_type, c.start_offset_s, c.end_offset_s,
-                f.recording_start + to_milliseconds(cast(round(c.start_offset_s * 1000) as bigint)) as spoken_at,
-                c.speaker, c.text, f.sha256 as file_sha256, f.parsed_at as loaded_at
-            from (
-                select file_no, cue_index, start_offset_s, end_offset_s, speaker, text from slow_rows
-                union all
-                select file_no, cue_index, {_CLOCK_SECONDS.format(t="start_clock")}, {_CLOCK_SECONDS.format(t="end_clock")},
-                    speaker, text
-                from fast_rows
-            ) as c
-            join file_rows as f on f.file_no = c.file_no
-            """
-        )
-        con.execute(
-            f"insert into {SCHEMA}.cues by name select *, ? as loaded_at from arrow_rows", [batch.now]
-        )
+        # one insert a batch: a small insert between large ones would keep the large ones in memory
+        # until the commit
+        con.execute(f"insert into {SCHEMA}.cues by name select *, ? as loaded_at from cue_rows", [batch.now])
         con.execute(f"insert into {SCHEMA}.files by name select * exclude (file_no) from file_rows")
     finally:
-        for name in ("slow_rows", "fast_rows", "file_rows", "arrow_rows"):
+        for name in ("cue_rows", "file_rows"):
             con.unregister(name)
 
 
