@@ -389,3 +389,36 @@ def test_the_sandbox_chat_files_take_the_chat_fast_path() -> None:
         assert _fast_chat(text) == [
             (c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_chat(_lines(text))
         ]
+
+
+def test_a_run_that_fails_rolls_back_its_open_transaction(tmp_path: Path) -> None:
+    """Batches are written in transactions of many batches: a run that fails after some were
+    inserted leaves no cue and no files row of the open transaction (the next run parses them)."""
+    from pipelines.transcripts.stage import _Batch, _Writer
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_tables(con)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    f = {
+        "file_key": "k",
+        "meeting_uuid": "m",
+        "file_type": "TRANSCRIPT",
+        "dest_url": "x",
+        "sha256": "s",
+        "recording_start": now,
+        "known": False,
+    }
+    for ok, rows in ((False, 0), (True, 1)):
+        batch = _Batch(now)
+        batch.add_cues(f, [(1, 1.0, 2.0, "Ana", "hello")])
+        batch.file_row(f, "parsed", None, 1)
+        writer = _Writer(con)
+        writer.submit(batch)
+        writer.close(ok)
+        assert con.execute("select count(*) from transcripts.cues").fetchone()[0] == rows
+        assert con.execute("select count(*) from transcripts.files").fetchone()[0] == rows
+    assert con.execute("select spoken_at, loaded_at from transcripts.cues").fetchone() == (
+        now + dt.timedelta(seconds=1),
+        now,
+    )
+    con.close()
