@@ -17,7 +17,8 @@ A cue's first text line starts with the speaker's display name and ``": "`` when
 spoke; the other lines continue the text. NOTE, STYLE and REGION blocks are skipped; cue settings
 after the end time are ignored. :func:`parse_vtt_text` reads files of Zoom's regular shape with one
 regular expression per cue (about ten times faster) and hands anything else to :func:`parse_vtt`;
-both give the same cues.
+both give the same cues. :func:`vtt_arrow` reads many such files at once with Arrow compute (RE2)
+and leaves to those two any file with a cue outside the subset it covers; again the same cues.
 
 Chat (``chat_file``, TXT), one message per line, the time since the recording started. The chat
 file of a cloud recording (what the recordings API serves) is tab-separated, the sender with a
@@ -28,7 +29,8 @@ colon (blank when Zoom did not know), a soft return continuing on a line without
 
 Files saved by the Zoom client are also read: ``00:03:07\t From  Ada Okafor to  Everyone:\ttext``
 and the older ``00:03:07\t From  Ada Okafor : text``. Any line without a time continues the
-message above.
+message above. :func:`parse_chat_text` reads a cloud recording's chat file with one regular
+expression over the file when it can, else with :func:`parse_chat`.
 """
 
 from __future__ import annotations

@@ -7,8 +7,11 @@ file was parsed, so a file is parsed once; a file copied again with other bytes 
 ``transcripts.files`` with ``status = 'quarantined'`` and the reason (line and problem), and none of
 its cues is loaded; the run goes on. The same for a file that cannot be read.
 
-Rows are gathered into Arrow tables and inserted by DuckDB in one transaction per batch of files
-(WebVTT files of Zoom's regular shape take a fast path: one regular expression per cue).
+WebVTT files of Zoom's regular shape are parsed a batch at a time by Arrow compute
+(:func:`~pipelines.transcripts.parse.vtt_arrow`), the others file by file (a fast path of one
+regular expression, else the line parser; chat files likewise); every cue of a batch becomes a full
+``transcripts.cues`` row in Arrow, and DuckDB inserts the batch (on a writer thread, while the next
+batch is read and parsed) in transactions of about ``COMMIT_ROWS`` cues.
 The full-text index (:mod:`pipelines.transcripts.search`) is rebuilt at the end when anything changed.
 """
 
