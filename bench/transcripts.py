@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
+    if args.scale in results:  # the earlier run of this scale goes to the history
+        results.setdefault("history", []).append(results[args.scale])
     results[args.scale] = result
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {out}: ratio {result['ratio']} (goal >= {TARGET_RATIO})")

@@ -17,7 +17,8 @@ A cue's first text line starts with the speaker's display name and ``": "`` when
 spoke; the other lines continue the text. NOTE, STYLE and REGION blocks are skipped; cue settings
 after the end time are ignored. :func:`parse_vtt_text` reads files of Zoom's regular shape with one
 regular expression per cue (about ten times faster) and hands anything else to :func:`parse_vtt`;
-both give the same cues.
+both give the same cues. :func:`vtt_arrow` reads many such files at once with Arrow compute (RE2)
+and leaves to those two any file with a cue outside the subset it covers; again the same cues.
 
 Chat (``chat_file``, TXT), one message per line, the time since the recording started. The chat
 file of a cloud recording (what the recordings API serves) is tab-separated, the sender with a
@@ -28,14 +29,17 @@ colon (blank when Zoom did not know), a soft return continuing on a line without
 
 Files saved by the Zoom client are also read: ``00:03:07\t From  Ada Okafor to  Everyone:\ttext``
 and the older ``00:03:07\t From  Ada Okafor : text``. Any line without a time continues the
-message above.
+message above. :func:`parse_chat_text` reads a cloud recording's chat file with one regular
+expression over the file when it can, else with :func:`parse_chat`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 
 class Malformed(ValueError):
@@ -173,7 +177,9 @@ _BLOCK = re.compile(
     r"(\d+)\n(\d\d):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d\d):([0-5]\d):([0-5]\d)\.(\d{3})\n(.+)", re.S
 )
 _HEADER = re.compile(r"\ufeff?WEBVTT(?:[ \t][^\n]*)?")
-_BLANKISH_LINE = re.compile(r"\n[ \t]+\n")
+# a line of whitespace only (the line parser's blank line), or a line break other than \n that
+# str.splitlines (the line parser's reading) splits on: such files go to the line parser
+_BLANKISH_LINE = re.compile(r"\n[^\S\n]+(?:\n|\Z)|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
 _CUE = re.compile(
@@ -188,6 +194,26 @@ FastCues = tuple[list[int], list[str], list[str], list[str | None], list[str]]
 """Cue numbers, start and end as written (``HH:MM:SS.mmm``), speakers and texts."""
 
 
+def regular_body(text: str) -> str | None:
+    """What follows the header's blank line of a WebVTT file (carriage returns dropped) when its
+    header is a plain ``WEBVTT`` line and no line is blank but for whitespace; None otherwise."""
+    if "\r" in text:
+        text = text.replace("\r", "")
+    head, _, rest = text.partition("\n\n")
+    if not _HEADER.fullmatch(head) or _BLANKISH_LINE.search(text):
+        return None
+    return rest
+
+
+def after_header(text: str) -> str | None:
+    """:func:`regular_body` without the search for blank-ish lines and other line breaks (which
+    :func:`vtt_arrow` makes with RE2 on many files at once)."""
+    if "\r" in text:
+        text = text.replace("\r", "")
+    head, _, rest = text.partition("\n\n")
+    return rest if _HEADER.fullmatch(head) else None
+
+
 def fast_vtt_columns(text: str) -> FastCues | None:
     """The cues of a WebVTT file of the regular Zoom shape (header, blank line, numbered cues with
     ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` separated by empty lines) as columns; None for anything else.
@@ -199,12 +225,8 @@ def fast_vtt_columns(text: str) -> FastCues | None:
     parser would refuse (digits, a URL, blank) go through :func:`_speaker_and_text`. Times stay text
     (fixed width, so they compare as text): the stage turns them into seconds in SQL, with the line
     parser's arithmetic."""
-    if "\r" in text:
-        text = text.replace("\r", "")
-    if _BLANKISH_LINE.search(text):
-        return None
-    head, _, rest = text.partition("\n\n")
-    if not _HEADER.fullmatch(head):
+    rest = regular_body(text)
+    if rest is None:
         return None
     found = _CUE.findall(rest)
     blocks = rest.split("\n\n")
@@ -258,8 +280,130 @@ def parse_vtt_text(text: str) -> list[tuple[int, float, float, str | None, str]]
     ]
 
 
+# a chat file of a cloud recording as one findall: a message line (what _CHAT_CLOUD matches) and
+# the lines after it that do not start a message (soft returns)
+_CHAT_START = r"\d{1,2}:\d{2}:\d{2}\t[^\t\n]*:\t"
+_CHAT_MESSAGE = re.compile(
+    rf"^((\d{{1,2}}):(\d{{2}}):(\d{{2}})\t([^\t\n]*):\t([^\n]*)((?:\n(?!{_CHAT_START})[^\n]*)*))", re.M
+)
+_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # str.splitlines' other than \n
+
+
+def _fast_chat(text: str) -> list[tuple[int, float, float, str | None, str]] | None:
+    """The messages of a chat file every line of which is a message as a cloud recording writes it
+    or a soft return after one (:func:`parse_chat`'s rows); None for anything else."""
+    if "From" in text or text.startswith("\ufeff") or _LINE_BREAKS.search(text):
+        return None  # perhaps the Zoom client's forms, or lines split otherwise: the line parser
+    found = _CHAT_MESSAGE.findall(text)
+    if sum(len(m[0]) for m in found) + len(found) - 1 != len(text) and (found or text):
+        return None  # something before the first message
+    rows = []
+    for n, (_, h, m, s, sender, first, more) in enumerate(found, 1):
+        if int(m) > 59 or int(s) > 59:
+            return None  # the line parser says where
+        seconds = int(h) * 3600 + int(m) * 60 + int(s)
+        parts = [first.strip(), *(x.strip() for x in more.split("\n"))] if more else [first.strip()]
+        rows.append((n, seconds, seconds, sender.strip() or None, " ".join(p for p in parts if p)))
+    return rows
+
+
 def parse_chat_text(text: str) -> list[tuple[int, float, float, str | None, str]]:
     """Messages of a whole chat file as ``(index, start_s, end_s, speaker, text)``; :class:`Malformed`."""
+    fast = _fast_chat(text)
+    if fast is not None:
+        return fast
     return [
         (c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_chat(text.splitlines(keepends=True))
     ]
+
+
+# ------------------------------------------------------------------------- vectorised fast path
+# RE2 (Arrow compute) on many files at once. It reads a subset of what fast_vtt_columns reads, the
+# same way: ASCII digits, spaces as the only whitespace but for line ends; anything else (and any
+# file with a cue the subset does not cover) is left to fast_vtt_columns, file by file.
+_ARROW_TIME = r"[0-9]{2}:[0-5][0-9]:[0-5][0-9]\.[0-9]{3}"
+# the cue number, the timing line and the first text line (one-pass: no optional groups)
+_ARROW_CUE = rf"^(?P<number>[0-9]+)\n(?P<start>{_ARROW_TIME}) --> (?P<end>{_ARROW_TIME})\n(?P<first>[^\n]+)"
+_ARROW_MORE = r"(?s)^[^\n]*\n[^\n]*\n[^\n]*\n(?P<more>.*)$"  # the text lines after the first
+
+
+@functools.lru_cache(maxsize=1)
+def _arrow_odd_file() -> str:
+    """RE2: a line of spaces only, or any whitespace Python's str.strip / str.splitlines / ``\\s``
+    know other than space and ``\\n`` (tabs, no-break spaces, line separators, ...)."""
+    # (all of them are in the Basic Multilingual Plane, the last U+3000)
+    odd = "".join(f"\\x{{{c:x}}}" for c in range(0x10000) if chr(c).isspace() and chr(c) not in " \n")
+    return rf"(?m)^ +$|[{odd}]"
+
+
+def vtt_arrow(bodies: list[str]) -> tuple[Any, set[int]]:
+    """Cues of many WebVTT files at once, from what follows each file's header (:func:`after_header`).
+
+    Returns an Arrow table (``doc``: the position in ``bodies``; ``cue_index``; ``start_clock`` and
+    ``end_clock`` as written; ``speaker``; ``text``) of the files it read, and the positions of the
+    files it left alone (to be read by :func:`fast_vtt_columns` or the line parser): a block between
+    empty lines that is not a cue of the regular shape, a speaker the line parser would refuse
+    (blank, digits, a URL) or of more than 100 characters, a cue number of more than 9 digits, a
+    cue ending before it starts or longer than ``MAX_CUE_CHARS``, other whitespace than spaces.
+    The rows of the files it read are the rows fast_vtt_columns gives. Every step is an Arrow
+    compute kernel over all cues (RE2 for the patterns); Python sees only the distinct speakers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    files = pa.array(bodies, pa.large_string())
+    odd_files = pc.match_substring_regex(files, _arrow_odd_file())
+    blocks = pc.split_pattern(files, "\n\n")  # (three newlines or more: blocks of "" or "\n...")
+    doc = pc.list_parent_indices(blocks)
+    blocks = pc.utf8_trim(pc.list_flatten(blocks), "\n")
+    keep = pc.not_equal(pc.binary_length(blocks), 0)
+    blocks, doc = blocks.filter(keep), doc.filter(keep)
+    cue = pc.extract_regex(blocks, _ARROW_CUE)
+    bad = pc.invert(cue.is_valid())
+    number, start, end, first = (cue.field(k) for k in ("number", "start", "end", "first"))
+    bad = pc.or_kleene(bad, pc.greater(pc.binary_length(number), 9))
+    bad = pc.or_kleene(bad, pc.less(end, start))
+    # the speaker: up to the first colon of the first line when spaces follow it (_CUE, _SPEAKER)
+    first = pc.fill_null(first, "")  # (the rows of blocks that are not cues are left anyway)
+    parts = pc.split_pattern(first, ": ", max_splits=1)  # one or two parts a row, never null
+    two = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
+    flat, at = parts.values, parts.offsets[:-1]
+    head = flat.take(at)
+    tail = flat.take(pc.add(at, pc.cast(two, pa.int64())))
+    has_prefix = pc.and_(two, pc.invert(pc.match_substring(head, ":")))
+    prefix = pc.if_else(has_prefix, head, pa.scalar(None, pa.large_string()))
+    rest = pc.if_else(has_prefix, pc.utf8_ltrim(tail, " "), first)
+    odd_prefixes = [
+        p
+        for p in pc.unique(prefix.filter(pc.invert(pc.fill_null(bad, True)))).to_pylist()
+        if p is not None and (not p.strip() or p.strip().isdigit() or "http" in p or len(p) > 100)
+    ]
+    if odd_prefixes:
+        bad = pc.or_kleene(bad, pc.is_in(prefix, pa.array(odd_prefixes, pa.large_string())))
+    text = pc.utf8_trim(rest, " ")
+    # more text lines: the block is longer than its number, timing and first lines
+    seen = pc.add(pc.add(pc.binary_length(number), pc.binary_length(first)), 31)
+    multi = pc.fill_null(pc.greater(pc.binary_length(blocks), seen), False)
+    if pc.any(multi).as_py():  # more text lines: joined by one space, each stripped (_speaker_and_text)
+        more = pc.extract_regex(blocks.filter(multi), _ARROW_MORE).field("more")
+        joined = pc.binary_join_element_wise(rest.filter(multi), more, pa.scalar("\n", pa.large_string()))
+        text = pc.replace_with_mask(
+            text, multi, pc.utf8_trim(pc.replace_substring_regex(joined, " *(?:\n *)+", " "), " ")
+        )
+    if (pc.max(pc.binary_length(text)).as_py() or 0) > MAX_CUE_CHARS:  # (characters <= bytes)
+        bad = pc.or_kleene(bad, pc.greater(pc.utf8_length(text), MAX_CUE_CHARS))
+    left = set(pc.unique(doc.filter(pc.fill_null(bad, True))).to_pylist())
+    left.update(pc.indices_nonzero(odd_files).to_pylist())
+    speaker = pc.utf8_trim(prefix, " ")
+    table = pa.table(
+        {
+            "doc": doc,
+            "number": number,
+            "start_clock": start,
+            "end_clock": end,
+            "speaker": speaker,
+            "text": text,
+        }
+    )
+    if left:
+        table = table.filter(pc.invert(pc.is_in(doc, pa.array(sorted(left), doc.type))))
+    return table.set_column(1, "cue_index", pc.cast(table["number"], pa.int32())), left

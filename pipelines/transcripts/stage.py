@@ -7,8 +7,11 @@ file was parsed, so a file is parsed once; a file copied again with other bytes 
 ``transcripts.files`` with ``status = 'quarantined'`` and the reason (line and problem), and none of
 its cues is loaded; the run goes on. The same for a file that cannot be read.
 
-Rows are gathered into Arrow tables and inserted by DuckDB in one transaction per batch of files
-(WebVTT files of Zoom's regular shape take a fast path: one regular expression per cue).
+WebVTT files of Zoom's regular shape are parsed a batch at a time by Arrow compute
+(:func:`~pipelines.transcripts.parse.vtt_arrow`), the others file by file (a fast path of one
+regular expression, else the line parser; chat files likewise); every cue of a batch becomes a full
+``transcripts.cues`` row in Arrow, and DuckDB inserts the batch (on a writer thread, while the next
+batch is read and parsed) in transactions of about ``COMMIT_ROWS`` cues.
 The full-text index (:mod:`pipelines.transcripts.search`) is rebuilt at the end when anything changed.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,16 +29,23 @@ import duckdb
 from pipelines.transcripts.parse import (
     FastCues,
     Malformed,
+    after_header,
     fast_vtt_columns,
     parse_chat_text,
     parse_vtt_text,
+    vtt_arrow,
 )
 
 log = logging.getLogger("pipelines.transcripts")
 
 SCHEMA = "transcripts"
 TEXT_FILE_TYPES = ("TRANSCRIPT", "CC", "CHAT")
-BATCH_ROWS = 50_000  # cues per transaction
+# cues per insert: at least a DuckDB row group (122,880 rows), which the insert compresses and writes
+# to the database file itself (while the next batch is parsed); smaller inserts are kept in memory
+# and all written by the commit, at the end
+BATCH_ROWS = 122_880
+COMMIT_ROWS = 1_000_000  # cues per transaction, about (large inserts go straight to the file, no WAL)
+BYTES_PER_CUE = 90  # of a WebVTT file, about: how many cues a batch's files not yet parsed hold
 MAX_CUE_NUMBER = 2**31 - 1  # cue_index is an integer column
 
 # The dbt project declares the same tables (macros/transcripts_raw.sql) so the models build on a
@@ -149,7 +160,7 @@ def pending(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
             where inv.source = 'zoom' and inv.status = 'copied' and upper(inv.file_type) in ({types})
         )
         select c.file_key, c.meeting_uuid, c.file_type, c.dest_url, c.dest_root, c.sha256, c.recording_start,
-            f.sha256 is not null and f.sha256 = c.sha256 as unchanged
+            f.sha256 is not null and f.sha256 = c.sha256 as unchanged, f.file_key is not null as known
         from copies as c
         left join {SCHEMA}.files as f on f.file_key = c.file_key
         where c.k = 1
@@ -157,13 +168,9 @@ def pending(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
         """
     ).fetchall()
     names = ("file_key", "meeting_uuid", "file_type", "dest_url", "dest_root", "sha256", "recording_start")
-    todo = [dict(zip(names, r[:7], strict=True)) for r in rows if not r[7]]
+    # known: parsed before (at another checksum), so it has rows to replace
+    todo = [dict(zip(names, r[:7], strict=True), known=r[8]) for r in rows if not r[7]]
     return todo, sum(1 for r in rows if r[7])
-
-
-def read_text(url: str, fs: Any) -> str:
-    """The file as text, decoded as strict UTF-8 (a transcript is at most a few MB: one read)."""
-    return fs.cat_file(fs._strip_protocol(url)).decode("utf-8")
 
 
 def filesystem(dest_root: str) -> Any:
@@ -230,11 +237,21 @@ def _fast_cue_schema():
     )
 
 
-# HH:MM:SS.mmm as seconds, as the line parser computes them: whole milliseconds, then / 1000
-_CLOCK_SECONDS = (
-    "cast((cast(substr({t}, 1, 2) as bigint) * 3600 + cast(substr({t}, 4, 2) as bigint) * 60"
-    " + cast(substr({t}, 7, 2) as bigint)) * 1000 + cast(substr({t}, 10, 3) as bigint) as double) / 1000"
-)
+def _parsed_schema():
+    """Cues as parsed, before the file's columns are added (``file_no``: the batch's file)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("file_no", pa.int32()),
+            ("cue_index", pa.int32()),
+            ("start_offset_s", pa.float64()),
+            ("end_offset_s", pa.float64()),
+            ("spoken_ms", pa.int64()),  # the start offset in whole milliseconds
+            ("speaker", pa.large_string()),
+            ("text", pa.large_string()),
+        ]
+    )
 
 
 def _files_schema():
@@ -268,6 +285,11 @@ class _Batch:
         # cues of the fast path: times as written (HH:MM:SS.mmm), made seconds by the insert
         self.fast: dict[str, list] = {name: [] for name in _fast_cue_schema().names}
         self.files: dict[str, dict[str, Any]] = {}  # file key -> files row
+        self.known: list[dict[str, Any]] = []  # the files, as pending() gave them
+        # WebVTT files waiting to be parsed together (vtt_arrow): (file, text, what follows the header)
+        self.vtt: list[tuple[dict[str, Any], str, str]] = []
+        self.vtt_bytes = 0
+        self.arrow: list[Any] = []  # cues of vtt_arrow, in _parsed_schema
 
     def add_fast(self, cols: FastCues) -> None:
         """The cues (columns of :func:`fast_vtt_columns`) of the file whose ``file_row`` comes next."""
@@ -294,6 +316,7 @@ class _Batch:
         c["text"] += text
 
     def file_row(self, f: dict[str, Any], status: str, reason: str | None, cues: int) -> None:
+        self.known.append(f)
         self.files[f["file_key"]] = {
             "file_no": len(self.files),
             "file_key": f["file_key"],
@@ -309,7 +332,109 @@ class _Batch:
         }
 
     def rows(self) -> int:
-        return len(self.cols["file_no"]) + len(self.fast["file_no"])
+        parsed = len(self.cols["file_no"]) + len(self.fast["file_no"]) + sum(t.num_rows for t in self.arrow)
+        return parsed + self.vtt_bytes // BYTES_PER_CUE
+
+    def add_vtt(self, f: dict[str, Any], text: str, body: str) -> None:
+        self.vtt.append((f, text, body))
+        self.vtt_bytes += len(body)
+
+    def parse_vtt(self, summary: TranscriptsSummary) -> None:
+        """Parse the waiting WebVTT files at once (Arrow compute, which lets the writer thread run);
+        the files vtt_arrow leaves go through :func:`_parse` one by one."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        waiting, self.vtt, self.vtt_bytes = self.vtt, [], 0
+        if not waiting:
+            return
+        table, left = vtt_arrow([body for _, _, body in waiting])
+        counts = dict.fromkeys(range(len(waiting)), 0)
+        for row in pc.value_counts(table["doc"]).to_pylist():
+            counts[row["values"]] = row["counts"]
+        file_nos = []
+        for doc, (f, text, _) in enumerate(waiting):
+            if doc in left:
+                file_nos.append(-1)
+                _parse(self, f, text, summary)
+                continue
+            file_nos.append(len(self.files))
+            self.file_row(f, "parsed", None, counts[doc])
+            summary.files_parsed += 1
+            summary.cues_loaded += counts[doc]
+        file_no = pa.array(file_nos, pa.int32()).take(table["doc"])
+        self.arrow.append(_clock_rows(file_no, table))
+
+
+def _milliseconds(clock: Any) -> Any:
+    """``HH:MM:SS.mmm`` strings (checked) as whole milliseconds (int64), by Arrow compute."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw = pc.cast(clock, pa.large_binary())
+    h, m, s, ms = (
+        pc.cast(pc.cast(pc.binary_slice(raw, a, b), pa.large_string()), pa.int64())
+        for a, b in ((0, 2), (3, 5), (6, 8), (9, 12))
+    )
+    return pc.add(pc.multiply(pc.add(pc.add(pc.multiply(h, 3600), pc.multiply(m, 60)), s), 1000), ms)
+
+
+def _clock_rows(file_no: Any, table: Any) -> Any:
+    """Cues with times as written (``start_clock``, ``end_clock``) as :func:`_parsed_schema` rows:
+    offsets with the line parser's arithmetic (whole milliseconds / 1000)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    start_ms, end_ms = _milliseconds(table["start_clock"]), _milliseconds(table["end_clock"])
+    columns = {
+        "file_no": file_no,
+        "cue_index": table["cue_index"],
+        "start_offset_s": pc.divide(start_ms.cast(pa.float64()), 1000.0),
+        "end_offset_s": pc.divide(end_ms.cast(pa.float64()), 1000.0),
+        "spoken_ms": start_ms,
+        "speaker": table["speaker"],
+        "text": table["text"],
+    }
+    return pa.table(columns).cast(_parsed_schema())
+
+
+def _cue_rows(batch: _Batch) -> Any:
+    """The batch's cues as ``transcripts.cues`` rows but ``loaded_at``, made by Arrow compute (the
+    insert only copies them): the file's columns by ``file_no``, ``spoken_at`` = the recording's
+    start + the offset in whole milliseconds (``round(start_offset_s * 1000)``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    slow = pa.Table.from_pydict(batch.cols, schema=_cue_schema())
+    slow_ms = pc.round(pc.multiply(slow["start_offset_s"], 1000.0), round_mode="half_towards_infinity")
+    slow = slow.add_column(4, "spoken_ms", slow_ms.cast(pa.int64())).cast(_parsed_schema())
+    fast = pa.Table.from_pydict(batch.fast, schema=_fast_cue_schema())
+    parsed = pa.concat_tables([*batch.arrow, slow, _clock_rows(fast["file_no"], fast)])
+    file_no = parsed["file_no"]
+    files = list(batch.files.values())  # (file_no: the position)
+    tz = pa.timestamp("us", tz="UTC")
+    recording_start = pa.array([f["recording_start"] for f in files], tz).take(file_no)
+    spoken_us = pc.add(recording_start.cast(pa.int64()), pc.multiply(parsed["spoken_ms"], 1000))
+    column = {
+        name: pa.array([f[name] for f in files], pa.string()).take(file_no)
+        for name in ("file_key", "meeting_uuid", "file_type", "sha256")
+    }
+    table = pa.table(
+        {
+            "file_key": column["file_key"],
+            "cue_index": parsed["cue_index"],
+            "meeting_uuid": column["meeting_uuid"],
+            "file_type": column["file_type"],
+            "start_offset_s": parsed["start_offset_s"],
+            "end_offset_s": parsed["end_offset_s"],
+            "spoken_at": spoken_us.cast(tz),
+            "speaker": parsed["speaker"],
+            "text": parsed["text"],
+            "file_sha256": column["sha256"],
+        }
+    )
+    # record batches of ~20 k rows: DuckDB scans them on its threads
+    return pa.Table.from_batches(table.to_batches(max_chunksize=20_000), schema=table.schema)
 
 
 def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
@@ -343,45 +468,66 @@ def _quarantine(batch: _Batch, f: dict[str, Any], reason: str, summary: Transcri
 
 
 def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
-    """Replace the batch's files' rows in one transaction (Arrow tables scanned by DuckDB)."""
+    """Replace the batch's files' rows (Arrow tables scanned by DuckDB), in the writer's transaction."""
     import pyarrow as pa
 
     if not batch.files:
         return
-    cue_rows = pa.Table.from_pydict(batch.cols, schema=_cue_schema())
-    fast_rows = pa.Table.from_pydict(batch.fast, schema=_fast_cue_schema())
+    cue_rows = _cue_rows(batch)
     file_rows = pa.Table.from_pylist(list(batch.files.values()), schema=_files_schema())
-    con.register("slow_rows", cue_rows)
-    con.register("fast_rows", fast_rows)
+    con.register("cue_rows", cue_rows)
     con.register("file_rows", file_rows)
-    con.execute("begin")
     try:
-        con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
-        con.execute(f"delete from {SCHEMA}.files where file_key in (select file_key from file_rows)")
-        con.execute(
-            f"""
-            insert into {SCHEMA}.cues by name
-            select f.file_key, c.cue_index, f.meeting_uuid, f.file_type, c.start_offset_s, c.end_offset_s,
-                f.recording_start + to_milliseconds(cast(round(c.start_offset_s * 1000) as bigint)) as spoken_at,
-                c.speaker, c.text, f.sha256 as file_sha256, f.parsed_at as loaded_at
-            from (
-                select file_no, cue_index, start_offset_s, end_offset_s, speaker, text from slow_rows
-                union all
-                select file_no, cue_index, {_CLOCK_SECONDS.format(t="start_clock")}, {_CLOCK_SECONDS.format(t="end_clock")},
-                    speaker, text
-                from fast_rows
-            ) as c
-            join file_rows as f on f.file_no = c.file_no
-            """
-        )
+        if any(f.get("known", True) for f in batch.known):  # (a new file has no rows: no scan for them)
+            con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
+            con.execute(f"delete from {SCHEMA}.files where file_key in (select file_key from file_rows)")
+        # one insert a batch: a small insert between large ones would keep the large ones in memory
+        # until the commit
+        con.execute(f"insert into {SCHEMA}.cues by name select *, ? as loaded_at from cue_rows", [batch.now])
         con.execute(f"insert into {SCHEMA}.files by name select * exclude (file_no) from file_rows")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     finally:
-        for name in ("slow_rows", "fast_rows", "file_rows"):
+        for name in ("cue_rows", "file_rows"):
             con.unregister(name)
+
+
+READ_AHEAD = 8  # files being read while the one before them is parsed
+
+
+def _fetched(todo: list[dict[str, Any]], filesystems: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+    """``(file, its bytes or the OSError reading it)`` in ``todo``'s order; up to ``READ_AHEAD``
+    files are read ahead on threads (reading releases the GIL, so parsing goes on meanwhile)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(url: str, fs: Any) -> Any:
+        try:
+            path = fs._strip_protocol(url)
+            protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
+            if "file" in protocols:  # a local file: read without an fsspec file object
+                with open(path, "rb") as fh:
+                    return fh.read()
+            return fs.cat_file(path)
+        except OSError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="transcripts-reader") as pool:
+        ahead: deque = deque()
+        files = iter(todo)
+        while True:
+            while len(ahead) < READ_AHEAD:
+                f = next(files, None)
+                if f is None:
+                    break
+                # rows without a root (older inventories): the filesystem of the URL's own protocol
+                url = f["dest_url"]
+                root = f["dest_root"] or (url.partition("://")[0] if "://" in url else "file") + "://"
+                if root not in filesystems:
+                    filesystems[root] = filesystem(root)
+                ahead.append((f, pool.submit(read, url, filesystems[root])))
+            if not ahead:
+                return
+            f, future = ahead.popleft()
+            yield f, future.result()
 
 
 def _read_all(
@@ -393,24 +539,26 @@ def _read_all(
     now: dt.datetime,
 ) -> None:
     """Read and parse every pending file; full batches go to the writer while the next one is parsed."""
-    for f in todo:
-        # rows without a root (older inventories): the filesystem of the URL's own protocol
-        url = f["dest_url"]
-        root = f["dest_root"] or (url.partition("://")[0] if "://" in url else "file") + "://"
-        if root not in filesystems:
-            filesystems[root] = filesystem(root)
+    for f, data in _fetched(todo, filesystems):
+        if isinstance(data, OSError):
+            _quarantine(batch, f, f"cannot read it: {type(data).__name__}: {data}", summary)
+            continue
         try:
-            text = read_text(url, filesystems[root])
+            text = data.decode("utf-8")  # strict: a transcript is text
         except UnicodeDecodeError as exc:
             _quarantine(batch, f, f"not UTF-8 text ({exc.reason} at byte {exc.start})", summary)
             continue
-        except OSError as exc:
-            _quarantine(batch, f, f"cannot read it: {type(exc).__name__}: {exc}", summary)
-            continue
-        _parse(batch, f, text, summary)
+        body = after_header(text) if f["file_type"] != "CHAT" else None
+        if body is not None:
+            batch.add_vtt(f, text, body)
+        else:
+            _parse(batch, f, text, summary)
         if batch.rows() >= BATCH_ROWS:
-            writer.submit(batch)
-            batch = _Batch(now)
+            batch.parse_vtt(summary)
+            if batch.rows() >= BATCH_ROWS:  # (counted now, no longer guessed from the bytes)
+                writer.submit(batch)
+                batch = _Batch(now)
+    batch.parse_vtt(summary)
     writer.submit(batch)
 
 
@@ -418,8 +566,10 @@ class _Writer:
     """Writes batches on one background thread, so the next batch is read and parsed while DuckDB
     inserts the previous one (DuckDB releases the GIL while it works). At most one batch is in
     flight; a failed write is raised at the next ``submit`` or at ``close``, and nothing after it
-    is written (each batch is its own transaction: what committed stays, the rest is pending again
-    on the next run)."""
+    is written. Batches are written in transactions of about ``COMMIT_ROWS`` cues (a transaction
+    that large writes its rows to the database file as it goes, and its commit writes no copy of
+    them to the WAL): what committed stays, the rest is rolled back and pending again on the next
+    run."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -427,6 +577,28 @@ class _Writer:
         self.con = con
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts-writer")
         self.pending = None
+        self.open = False  # a transaction is open
+        self.uncommitted = 0  # cues written in it
+
+    def _write(self, batch: _Batch) -> None:
+        if not batch.files:
+            return
+        if not self.open:
+            self.con.execute("begin")
+            self.open = True
+        try:
+            _flush(self.con, batch)
+            self.uncommitted += batch.rows()
+            if self.uncommitted >= COMMIT_ROWS:
+                self._end("commit")
+        except BaseException:
+            self._end("rollback")
+            raise
+
+    def _end(self, how: str) -> None:
+        if self.open:
+            self.open, self.uncommitted = False, 0
+            self.con.execute(how)
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -435,13 +607,18 @@ class _Writer:
 
     def submit(self, batch: _Batch) -> None:
         self._wait()
-        self.pending = self.pool.submit(_flush, self.con, batch)
+        self.pending = self.pool.submit(self._write, batch)
 
-    def close(self) -> None:
+    def close(self, ok: bool) -> None:
+        """Wait for the last batch; commit (``ok``: every file was read) or roll back."""
         try:
             self._wait()
+        except BaseException:
+            ok = False
+            raise
         finally:
             self.pool.shutdown(wait=True)
+            self._end("commit" if ok else "rollback")
 
 
 def run_transcripts(
@@ -463,10 +640,12 @@ def run_transcripts(
         filesystems: dict[str, Any] = {}  # destination root -> fsspec filesystem
         batch = _Batch(now)
         writer = _Writer(con)
+        ok = False
         try:
             _read_all(todo, filesystems, batch, writer, summary, now)
+            ok = True
         finally:
-            writer.close()
+            writer.close(ok)
         changed = summary.files_parsed + summary.files_quarantined > 0
         if rebuild_index:
             from pipelines.transcripts import search

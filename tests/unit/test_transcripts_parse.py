@@ -246,3 +246,179 @@ def test_the_stage_gives_the_line_parser_rows_for_odd_cues(tmp_path: Path) -> No
     assert {"late.vtt", "odd14.vtt", "big.vtt"} <= quarantined  # ends before it starts; too long; number
     assert "larger than 2147483647" in status["big.vtt"][1]
     assert all(n == sum(1 for c in cues if c[0] == k) for k, (_, _, n) in status.items())
+
+
+# the per-file fast path and vtt_arrow must read these as the line parser does (or leave them)
+ODD_LINES = [
+    "Ana: x\n\u00a0\nBo: a line of a no-break space only",
+    "Ana: x\n \nBo: a line of one space",
+    "Ana: x\u2028y: a line separator",
+    "Ana: x\x85y: a next-line character",
+    "Ana: x\x0cy: a form feed",
+]
+
+
+@pytest.mark.parametrize("body", ODD_LINES)
+def test_whitespace_only_lines_and_other_line_breaks_read_as_the_line_parser(body: str) -> None:
+    from pipelines.transcripts.parse import parse_vtt_text
+
+    text = f"WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.500\n{body}\n"
+    try:
+        want: object = [(c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_vtt(_lines(text))]
+    except Malformed:
+        want = Malformed
+    try:
+        got: object = parse_vtt_text(text)
+    except Malformed:
+        got = Malformed
+    assert got == want
+
+
+def test_vtt_arrow_reads_what_the_fast_path_reads_and_leaves_the_rest() -> None:
+    """Many files parsed at once (Arrow compute) give the per-file fast path's rows for every file
+    they read; files with cues they do not cover are left (to the per-file path), never misread."""
+    from pipelines.transcripts.parse import _clock_seconds, after_header, parse_vtt_text, vtt_arrow
+
+    account = Account(seed=7, scale=Scale.named("tiny"))
+    sandbox = [
+        f.text_file().body.decode()
+        for r in account.recordings
+        for f in r.files
+        if f.text is not None and f.file_type != "CHAT"
+    ]
+    assert sandbox
+    head = "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.500\nBo: before\n\n2\n00:00:03.000 --> 00:00:04.000\n"
+    read = [  # bodies vtt_arrow reads itself
+        "Ana Lima: hello there",
+        "A:B no space after the colon",
+        "Ana:",
+        "Ana:   ",
+        "Ana Lima: first line\nsecond line\n  third  ",
+        "Ana Lima:   \nthe text on the next line",
+        "no speaker at all\nZoë: on the second line",
+        "日本語の話者: こんにちは 👍",
+        "x" * 100 + ": a speaker of 100 characters",
+        "  x: spaced : speaker  ",
+        "http://example.org: a colon before the colon and space",
+    ]
+    left = [  # bodies it leaves to the per-file path
+        "12: a number is not a speaker",
+        "see the http page: a link is not a speaker",
+        "Ana: a line of spaces at the end\n   ",
+        "   : a blank speaker",
+        "x" * 101 + ": a speaker name too long",
+        "Ana: \t tabs",
+        "\u00a0Zoë Ng\u00a0:\u00a0non-breaking spaces",
+        *ODD_LINES,
+        "x" * 20_001,
+    ]
+    texts = sandbox + [head + b + "\n" for b in read + left]
+    texts += [
+        "WEBVTT\n\n\n1\n00:00:01.000 --> 00:00:02.000\nA: x\n\n\n\n2\n00:00:03.000 --> 00:00:04.000\ny\n\n",
+        "WEBVTT\n\n",
+        "WEBVTT\n\n0001\n00:00:01.000 --> 00:00:02.000\nleading zeros",
+    ]
+    texts_left = [
+        "WEBVTT\n\n1\n00:00:05.000 --> 00:00:04.000\nends before it starts\n",
+        "WEBVTT\n\n9999999999\n00:00:01.000 --> 00:00:02.000\na number of ten digits\n",
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\n\n",
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000 align:start\ncue settings\n",
+        "WEBVTT\n\nNOTE a note\n\n1\n00:00:01.000 --> 00:00:02.000\nx\n",
+        "WEBVTT\n\n\u0661\n00:00:01.000 --> 00:00:02.000\nan Arabic-Indic cue number\n",
+    ]
+    bodies = [after_header(t) for t in texts + texts_left]
+    assert None not in bodies
+    table, skipped = vtt_arrow(bodies)
+    assert skipped == set(range(len(sandbox) + len(read), len(sandbox) + len(read) + len(left))) | set(
+        range(len(texts), len(texts) + len(texts_left))
+    )
+    got: dict[int, list] = {}
+    for d, n, s, e, sp, tx in zip(
+        *(table[c].to_pylist() for c in ("doc", "cue_index", "start_clock", "end_clock", "speaker", "text")),
+        strict=True,
+    ):
+        got.setdefault(d, []).append((n, _clock_seconds(s), _clock_seconds(e), sp, tx))
+    for d, text in enumerate(texts):
+        if d not in skipped:
+            assert got.get(d, []) == parse_vtt_text(text), text
+    assert got[len(sandbox) + 4][1][3:] == ("Ana Lima", "first line second line third")
+
+
+CHAT_TEXTS = [
+    "00:00:41\tAda Nguyen:\tvery enzyme\nribosome you torque\n00:01:43\t:\tnobody named\n",
+    "00:00:41\tAda:\t  spaced  \n\n   \n  more  \n00:01:00\tBo Li:\tx\ty\n",
+    "00:00:41\tAda:\tx\n00:61:00\tBo:\ta minute past 59\n",
+    "hello\n00:00:01\tA:\tbefore the first message\n",
+    "00:00:01\t From  A to  Everyone:\tthe Zoom client's form\n",
+    "00:00:01\tA:\tx\u2028y\n",
+    "\ufeff00:00:01\tA:\ta byte order mark\n",
+    "00:00:01\tA:\tno newline at the end",
+    "",
+    "\n",
+    "1:02:03\tZoë:\t👍\n",
+]
+
+
+@pytest.mark.parametrize("text", CHAT_TEXTS)
+def test_chat_fast_path_equals_the_line_parser(text: str) -> None:
+    from pipelines.transcripts.parse import parse_chat_text
+
+    try:
+        want: object = [(c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_chat(_lines(text))]
+    except Malformed:
+        want = Malformed
+    try:
+        got: object = parse_chat_text(text)
+    except Malformed:
+        got = Malformed
+    assert got == want
+
+
+def test_the_sandbox_chat_files_take_the_chat_fast_path() -> None:
+    from pipelines.transcripts.parse import _fast_chat
+
+    account = Account(seed=7, scale=Scale.named("tiny"))
+    chats = [
+        f.text_file().body.decode()
+        for r in account.recordings
+        for f in r.files
+        if f.text is not None and f.file_type == "CHAT"
+    ]
+    assert chats
+    for text in chats:
+        assert _fast_chat(text) == [
+            (c.index, c.start_s, c.end_s, c.speaker, c.text) for c in parse_chat(_lines(text))
+        ]
+
+
+def test_a_run_that_fails_rolls_back_its_open_transaction(tmp_path: Path) -> None:
+    """Batches are written in transactions of many batches: a run that fails after some were
+    inserted leaves no cue and no files row of the open transaction (the next run parses them)."""
+    from pipelines.transcripts.stage import _Batch, _Writer
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_tables(con)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    f = {
+        "file_key": "k",
+        "meeting_uuid": "m",
+        "file_type": "TRANSCRIPT",
+        "dest_url": "x",
+        "sha256": "s",
+        "recording_start": now,
+        "known": False,
+    }
+    for ok, rows in ((False, 0), (True, 1)):
+        batch = _Batch(now)
+        batch.add_cues(f, [(1, 1.0, 2.0, "Ana", "hello")])
+        batch.file_row(f, "parsed", None, 1)
+        writer = _Writer(con)
+        writer.submit(batch)
+        writer.close(ok)
+        assert con.execute("select count(*) from transcripts.cues").fetchone()[0] == rows
+        assert con.execute("select count(*) from transcripts.files").fetchone()[0] == rows
+    assert con.execute("select spoken_at, loaded_at from transcripts.cues").fetchone() == (
+        now + dt.timedelta(seconds=1),
+        now,
+    )
+    con.close()
