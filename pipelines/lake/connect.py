@@ -12,7 +12,9 @@ bad data path leaves nothing behind in the catalog.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -162,7 +164,92 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the lake attached as ``lake.name`` and in use.
 
-    ``snapshot`` pins the lake at that DuckLake snapshot (a consistent published state)."""
+    ``snapshot`` pins the lake at that DuckLake snapshot (a consistent published state).
+    A writable connection at the latest snapshot is a new session on the process's one attached
+    instance (:func:`session`); closing it leaves the instance attached for the next caller."""
+    if not read_only and snapshot is None:
+        return session(lake, check_storage=check_storage)
+    return _open(lake, read_only=read_only, snapshot=snapshot, check_storage=check_storage)
+
+
+# One DuckDB instance per process and lake, the lake attached once; every writer of the process
+# (dlt's load jobs, the inventory, the ledger copy...) gets a session of it (``duplicate()``: its
+# own transactions, same attached catalog). A new in-memory DuckDB instance costs about 0.4 s
+# before the ATTACH even starts (DuckDB verifies the signatures of the three extensions, ~100 MB,
+# for each instance), and dlt opened one per load job: that, not the rows, was most of a lake
+# load's time. DuckLake orders the commits of sessions of one instance as it orders those of
+# separate processes (same snapshot-id retry, same conflict checks).
+_SHARED: dict[tuple, duckdb.DuckDBPyConnection] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _identity(lake: LakeSettings) -> tuple:
+    """Everything the ATTACH depends on (in memory only: it holds the secrets)."""
+    return (
+        lake.name,
+        lake.catalog_dsn(),
+        lake.catalog_password,
+        lake.metadata_schema,
+        lake.data_path,
+        lake.s3_endpoint_url,
+        lake.s3_region,
+        lake.aws_access_key_id,
+        lake.aws_secret_access_key,
+    )
+
+
+def session(lake: LakeSettings, *, check_storage: bool = True) -> duckdb.DuckDBPyConnection:
+    """A new session on the process's instance that has ``lake`` attached (read-write, latest
+    snapshot), with ``USE lake`` done. The first call attaches (and checks the data path); a
+    session that cannot be made (the instance broke) attaches again once."""
+    key = _identity(lake)
+    with _SHARED_LOCK:
+        for attempt in (1, 2):
+            base = _SHARED.get(key)
+            if base is None:
+                base = _open(lake, check_storage=check_storage)
+                _SHARED[key] = base
+            try:
+                con = base.duplicate()
+            except duckdb.Error:
+                _SHARED.pop(key, None)
+                base.close()
+                if attempt == 2:
+                    raise
+                continue
+            try:
+                con.execute(f"use {lake.name}")
+            except BaseException:
+                con.close()
+                raise
+            return con
+    raise AssertionError("unreachable")
+
+
+@atexit.register
+def close_sessions() -> None:
+    """Detach every shared lake and close its instance (at exit, or to drop a cached attach)."""
+    with _SHARED_LOCK:
+        while _SHARED:
+            _, base = _SHARED.popitem()
+            try:
+                base.execute("use memory")
+                for (name,) in base.execute(
+                    "select database_name from duckdb_databases() where type = 'ducklake'"
+                ).fetchall():
+                    base.execute(f'detach "{name}"')
+            except duckdb.Error:
+                pass
+            base.close()
+
+
+def _open(
+    lake: LakeSettings,
+    *,
+    read_only: bool = False,
+    snapshot: int | None = None,
+    check_storage: bool = True,
+) -> duckdb.DuckDBPyConnection:
     install_extensions()
     con = duckdb.connect()
     try:
