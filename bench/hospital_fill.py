@@ -5,8 +5,10 @@ clinician, patient, interpreter - for 15-45 minutes) and keeps six months: ~75-1
 participant-minutes. The sandbox generator (``tests/fixtures/raw_fill.py`` over
 :class:`pipelines.sandbox.account.Account`) builds Python objects per session and minute and fills
 ``semester`` (a tenth of that) in about 20 minutes, so the hospital bench ran at 100 meetings a day.
-This module draws the same shapes with numpy and builds Arrow columns directly (no Python object per
-row), one day at a time, straight into DuckDB.
+This module draws the same shapes column-wise (Arrow's seeded generator ``pc.random`` for the draws,
+polars expressions for the arithmetic and Zoom's strings; numpy is not a project dependency) with no
+Python object per row, one day at a time, straight into DuckDB (the next day is drawn while DuckDB
+writes the current one).
 
 What it writes: every table of the raw contract (:func:`pipelines.raw_contract.create_empty`: the
 same tables, columns and types ``raw_fill.py`` and the dlt sources write, ``_dlt_load_id`` and
@@ -48,9 +50,11 @@ import json
 import math
 import operator
 import os
+import resource
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -575,6 +579,11 @@ def _account_tables(con: duckdb.DuckDBPyConnection, c: Clinicians, load_id: str,
         _insert(con, table, frame)
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # ----------------------------------------------------------------------------- the fill
 def fill_hospital(
     db_path: str | Path,
@@ -590,7 +599,7 @@ def fill_hospital(
     The file gets the whole raw contract first if it has none. Returns the rows per table and the
     seconds spent drawing and writing. One load id per day, as a daily load writes.
     """
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu()
     counts: dict[str, Any] = dict.fromkeys(
         ("users", "meeting_series", "meetings", "participant_sessions", "participant_qos", "meeting_fetch_log", "active_hosts"), 0
     )  # fmt: skip
@@ -609,21 +618,30 @@ def fill_hospital(
         counts["users"], counts["meeting_series"] = len(c.ids), 2 * len(c.ids)
         per_month: dict[tuple[dt.date, int], int] = {}
         load_id = ""
-        for day in range(days):
+
+        def make(day: int) -> tuple[Day, dict[str, pl.DataFrame], float]:
             t = time.perf_counter()
             d = draw_day(seed, day, meetings_per_day, start_date, hosts)
             loaded = dt.datetime.combine(start_date + dt.timedelta(days=day + 1), dt.time(), dt.UTC)
-            load_id = f"{loaded.timestamp():.6f}"
-            tables = _tables(d, c, load_id, loaded)
-            w = time.perf_counter()
-            draw += w - t
-            for name, frame in tables.items():
-                _insert(con, f"zoom_raw.{name}", frame)
-                counts[name] += frame.height
-            write += time.perf_counter() - w
-            month = (start_date + dt.timedelta(days=day)).replace(day=1)
-            for h, k in d.meetings.group_by("host").len().iter_rows():
-                per_month[(month, h)] = per_month.get((month, h), 0) + k
+            return d, _tables(d, c, f"{loaded.timestamp():.6f}", loaded), time.perf_counter() - t
+
+        # the next day is drawn (polars, native threads) while DuckDB writes this one
+        with ThreadPoolExecutor(1) as pool:
+            upcoming = pool.submit(make, 0) if days else None
+            for day in range(days):
+                assert upcoming is not None
+                d, tables, spent = upcoming.result()
+                upcoming = pool.submit(make, day + 1) if day + 1 < days else None
+                draw += spent
+                w = time.perf_counter()
+                for name, frame in tables.items():
+                    _insert(con, f"zoom_raw.{name}", frame)
+                    counts[name] += frame.height
+                write += time.perf_counter() - w
+                load_id = tables["meetings"]["_dlt_load_id"][0]
+                month = (start_date + dt.timedelta(days=day)).replace(day=1)
+                for h, k in d.meetings.group_by("host").len().iter_rows():
+                    per_month[(month, h)] = per_month.get((month, h), 0) + k
         last_day = start_date + dt.timedelta(days=max(0, days - 1))
         rows = [
             {"id": c.ids[h], "email": c.emails[h], "user_name": c.display(h), "type": 2, "dept": c.depts[h],
@@ -644,9 +662,10 @@ def fill_hospital(
     finally:
         con.close()
     counts["seconds"] = {
-        "draw": round(draw, 3),
+        "draw": round(draw, 3),  # overlaps the writes: the next day is drawn meanwhile
         "write": round(write, 3),
         "total": round(time.perf_counter() - t0, 3),
+        "cpu": round(_cpu() - cpu0, 3),
     }
     return counts
 
@@ -816,6 +835,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = fill_hospital(db, args.days, args.meetings_per_day, args.seed)
     size = _dir_bytes(db)
     rows = sum(v for k, v in counts.items() if k != "seconds")
+    cpu = counts["seconds"]["cpu"]
     secs = counts["seconds"]["total"]
     qos = counts["participant_qos"]
     result["fill"] = {
@@ -824,6 +844,8 @@ def main(argv: list[str] | None = None) -> int:
         "counts": counts,
         "rows_per_s": round(rows / secs),
         "participant_minutes_per_s": round(qos / secs),
+        "rows_per_cpu_second": round(rows / cpu),
+        "draw_rows_per_s": round(rows / counts["seconds"]["draw"]),
         "bytes_on_disk": size,
         "bytes_per_participant_minute": round(size / qos, 1),
         "estimate_180_days": {
