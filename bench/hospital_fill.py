@@ -51,6 +51,7 @@ import math
 import operator
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -834,6 +835,14 @@ def main(argv: list[str] | None = None) -> int:
         "duckdb": duckdb.__version__,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+    try:
+        _run(args, work, result)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _run(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
     db = work / "warehouse.duckdb"
     counts = fill_hospital(db, args.days, args.meetings_per_day, args.seed)
     size = _dir_bytes(db)
@@ -867,7 +876,6 @@ def main(argv: list[str] | None = None) -> int:
         old: Any = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {"runs": []}
         old["runs"].append(result)
         RESULTS.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
-    return 0
 
 
 def check_slice(workdir: Path, seed: int, days: int = 2, meetings_per_day: int = 40) -> dict[str, Any]:
