@@ -16,7 +16,8 @@ Measures, in one process and one run:
    Target: dlt path >= 0.5x the baseline.
 3. The end-to-end load (HTTP against the rate-limited sandbox included), for context.
 
-Writes ``bench/results/zoom_load.json``. Run: ``python bench/zoom_load.py`` (or ``make bench``).
+Adds its result to ``bench/results/zoom_load.json`` (``runs``; ``bench/load_scale.py`` adds the
+hospital-scale QoS entries there too). Run: ``python bench/zoom_load.py`` (or ``make bench``).
 """
 
 from __future__ import annotations
@@ -298,8 +299,12 @@ def main() -> int:
     if throughput_ratio < 0.5:
         result["profile_dlt_path"] = profile_dlt_path(pages, workdir)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    old: Any = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    if "runs" not in old:  # one result per file before the hospital-scale entries (bench/load_scale.py)
+        old = {"runs": [old] if old else []}
+    old["runs"].append(result)
     tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
     tmp.replace(RESULTS)
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -27,6 +27,7 @@ one meeting skips that meeting (logged in ``meeting_fetch_log``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections import Counter
@@ -36,6 +37,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dlt
+import orjson
 
 from pipelines import clock
 from pipelines import quarantine as q
@@ -50,7 +52,7 @@ from pipelines.zoom.client import (
     zoom_error_of,
 )
 from pipelines.zoom.journal import FetchJournal, listing_key, settled
-from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp
+from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp, unique_minutes
 from pipelines.zoom.schema import (
     ACTIVE_HOSTS_COLUMNS,
     MEETINGS_COLUMNS,
@@ -98,7 +100,11 @@ def table_hints(table: str) -> Any:
     """dlt hints of one ``zoom_raw`` table (:mod:`pipelines.zoom.schema`): merge on its key, typed columns."""
     spec = TABLES[table]
     return dlt.mark.make_hints(
-        table_name=table, write_disposition="merge", primary_key=spec["primary_key"], columns=spec["columns"]
+        table_name=table,
+        write_disposition="merge",
+        primary_key=spec["primary_key"],
+        columns=spec["columns"],
+        additional_table_hints=spec.get("table_hints"),
     )
 
 
@@ -532,7 +538,10 @@ def _flush_details(sessions: list[dict], qos: QosColumns, fetch_log: list[dict])
     if sessions:
         yield to_table("participant_sessions", sessions)
     if len(qos):
-        yield to_table("participant_qos", qos.to_arrow())
+        table, repeats = unique_minutes(qos.to_arrow())
+        if repeats:
+            log.warning("Zoom listed %d QoS minutes twice for the same participant; each kept once", repeats)
+        yield to_table("participant_qos", table)
     if fetch_log:
         yield to_table("meeting_fetch_log", fetch_log)
 
@@ -542,6 +551,33 @@ def _drain(ctx: HarvestContext) -> Iterator[Any]:
     if item is not None:
         ctx.counts["quarantined"] = ctx.quarantine.total
         yield item
+
+
+@functools.lru_cache(maxsize=65_536)
+def _date_time_ok(value: str) -> bool:
+    """``check_qos_sample``'s timestamp rule for one ``date_time`` (minutes repeat across participants)."""
+    return q.check_row({"date_time": value}, {"date_time": _ts(False)}) is None
+
+
+def _all_minutes_valid(minutes: Any) -> bool:
+    """True only when :func:`check_qos_sample` passes every minute, decided in bulk: every minute an
+    object with a valid ``date_time`` (memoised) and, for :func:`quarantine.text_problem`, no lone
+    surrogate anywhere (orjson refuses to encode one) and no string longer than ``MAX_TEXT`` (none can
+    be when the whole encoding is shorter). False means "check minute by minute", not "invalid"."""
+    if not isinstance(minutes, list):
+        return False
+    for sample in minutes:
+        if type(sample) is not dict:
+            return False
+        when = sample.get("date_time")
+        if type(when) is not str or not _date_time_ok(when):
+            return False
+    try:
+        if len(orjson.dumps(minutes)) <= q.MAX_TEXT:
+            return True
+        return all(len(orjson.dumps(sample)) <= q.MAX_TEXT for sample in minutes)
+    except (orjson.JSONEncodeError, TypeError):
+        return False
 
 
 def valid_qos(uuid: str, listing: list[dict], quarantine: q.Quarantine) -> list[dict]:
@@ -560,8 +596,12 @@ def valid_qos(uuid: str, listing: list[dict], quarantine: q.Quarantine) -> list[
                 participant,
             )
             continue
+        minutes = participant.get("user_qos") or ()
+        if _all_minutes_valid(minutes):
+            out.append({**participant, "user_qos": minutes})
+            continue
         samples = []
-        for sample in participant.get("user_qos") or ():
+        for sample in minutes:
             problem = (
                 check_qos_sample(sample)
                 if isinstance(sample, Mapping)

