@@ -43,14 +43,18 @@ DELTA_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
 
 # Per-meeting incremental marts: a dbt run deletes and recomputes the rows of the meetings and MEETS
 # events it lists in intermediate.int_meetings__touched_log; a republish replaces the same rows here.
-# table -> (meeting column, MEETS event column or None).
+# table -> (meeting column, MEETS event column or None); rows without a meeting (transcript cues of
+# no known meeting) are recomputed by every run, so replaced every time too.
 PER_MEETING_TABLES: dict[str, tuple[str, str | None]] = {
     "analytics.fct_meetings": ("meeting_uuid", None),
     "analytics.fct_participant_sessions": ("meeting_uuid", "meets_event_id"),
     "analytics.fct_waiting_room_stints": ("meeting_uuid", None),
     "analytics.fct_participant_quality": ("meeting_uuid", None),
     "analytics.fct_meeting_quality": ("meeting_uuid", None),
+    "analytics.fct_meeting_talk_time": ("meeting_uuid", None),
+    "analytics.fct_transcript_segments": ("meeting_uuid", None),
 }
+UNMATCHED_REPLACED = frozenset({"analytics.fct_meeting_talk_time", "analytics.fct_transcript_segments"})
 TOUCHED_LOG = "wh.intermediate.int_meetings__touched_log"
 
 # Warehouse views published as views (their SQL, over tables published here; the view names them
@@ -223,6 +227,8 @@ def _refresh_meetings(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
     scope = f"{_quote(meeting)} in (select meeting_uuid from touched_meetings)"
     if event:
         scope += f" or {_quote(event)} in (select meets_event_id from touched_events)"
+    if f"{schema}.{table}" in UNMATCHED_REPLACED:
+        scope += f" or {_quote(meeting)} is null"
     con.execute(f"delete from {here} where {scope}")
     con.execute(f"insert into {here} select * from {there} where {scope}")
     held = con.execute(f"select count(*) from {here}").fetchone()[0]

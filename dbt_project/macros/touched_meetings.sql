@@ -78,6 +78,21 @@
         meeting_uuid as key1,
         cast(meets_event_id as varchar) as key2
     from {{ ref('int_meets_events__matched_to_meetings') }}
+    union all
+    select
+        'course' as kind,
+        cast(meets_course_id as varchar) as key1,
+        coalesce(course_name, '') as key2
+    from {{ ref('dim_courses') }}
+{%- endmacro %}
+
+{% macro touched_watermarks() -%}
+    {#- (name, relation, column): the transcripts stage's tables carry no dlt load id; rows whose
+        column is newer than at the last successful build touch their meeting -#}
+    {{ return([
+        ('cues', source('transcripts', 'cues'), 'loaded_at'),
+        ('files', source('transcripts', 'files'), 'parsed_at'),
+    ]) }}
 {%- endmacro %}
 
 {% macro touched_condition(meeting_column='meeting_uuid', event_column=none) -%}
@@ -123,6 +138,16 @@
     {#- pre_hook of int_meetings__state: everything but the loads older than the window is written again -#}
     {%- if is_incremental() -%}
         delete from {{ this }} where kind <> 'load' or key2 >= '{{ touched_since(this) }}'
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro delete_touched_or_unmatched() -%}
+    {#- delete_touched, plus the rows without a meeting (transcript cues of no known meeting: few,
+        recomputed on every run) -#}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ touched_condition() }} or meeting_uuid is null
     {%- else -%}
         select 1
     {%- endif -%}

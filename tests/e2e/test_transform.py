@@ -43,6 +43,8 @@ COMPARED = {  # mart -> columns that legitimately differ between runs (when/what
     "dim_users": [],
     "dim_meeting_series": [],
     "dim_courses": [],
+    "fct_meeting_talk_time": [],
+    "fct_transcript_segments": [],
     # incremental intermediates (schema-qualified) and the lookup the touched meetings come from
     "intermediate.int_zoom_sessions__identified": [],
     "intermediate.int_meets_events__matched_to_meetings": [],
@@ -339,6 +341,17 @@ def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
             "update meets_raw.attendance set is_final = true, _dlt_load_id = ? where meets_id_conferencing_event = ?",
             [f"{newest + 60:.6f}", event],
         )
+        # transcripts parsed since (the stage writes no dlt load id, only loaded_at): cues of the
+        # last meeting (nothing else touched it) and of the re-loaded one
+        last = con.execute("select uuid from zoom_raw.meetings order by start_time desc limit 1").fetchone()[
+            0
+        ]
+        con.execute(
+            "insert into transcripts.cues (file_key, cue_index, meeting_uuid, file_type, start_offset_s, "
+            "end_offset_s, speaker, text, loaded_at) select 'f-' || coalesce(m, 'none'), i, m, 'TRANSCRIPT', "
+            "i * 5.0, i * 5.0 + 4, 'Ada', 'said ' || i, now() from range(3) as t(i), (values (?), (?)) as v(m)",
+            [last, meeting],
+        )
         con.execute(
             "update zoom_raw.users set email = 'renamed.' || email, _dlt_load_id = ? "
             "where user_key = (select min(user_key) from zoom_raw.users where email is not null)",
@@ -361,6 +374,8 @@ def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
             [meeting],
         ).fetchone()
         assert (measured, worst) == (minutes, 999)
+        segments = con.execute("select count(*) from analytics.fct_transcript_segments").fetchone()[0]
+        assert segments == 6
     _snapshot(warehouse_env)
     assert run_transform(full_refresh=True, quiet=True) == 0
     _assert_equal_to_snapshot(warehouse_env)

@@ -5,6 +5,8 @@
     they were), the lookups 'zoom_user', 'user' and 'match' (key1, key2), and 'watermark' 'qos' (the
     run's start: per-minute rows written later are new). Built after every per-meeting model, so a
     run that fails before leaves the previous state and the next run recomputes the same meetings.
+    Also 'watermark' 'cues' / 'files': the newest loaded_at / parsed_at of the transcripts stage's
+    tables, and the lookup 'course' (a course's name, shown with each transcript segment).
 -#}
 {{
     config(
@@ -21,6 +23,8 @@
 -- depends_on: {{ ref('fct_meetings') }}
 -- depends_on: {{ ref('fct_participant_quality') }}
 -- depends_on: {{ ref('fct_meeting_quality') }}
+-- depends_on: {{ ref('fct_meeting_talk_time') }}
+-- depends_on: {{ ref('fct_transcript_segments') }}
 {%- set since = touched_since(this if is_incremental() else none) %}
 
 with
@@ -58,6 +62,15 @@ final as (
         'qos' as key1,
         '' as key2,
         '{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as value
+    {%- for name, relation, column in touched_watermarks() %}
+    union all
+    select
+        'watermark' as kind,
+        '{{ name }}' as key1,
+        '' as key2,
+        cast(max({{ column }}) as varchar) as value
+    from {{ relation }}
+    {%- endfor %}
 
 )
 

@@ -8,9 +8,10 @@
         var('qos_lookback_hours') before the newest it saw: zoom meetings, participant sessions,
         recording files (meetings); MEETS events, their courses, attendance (events);
       - per-minute QoS rows written since (fct_qos_participant_minutes._dbt_loaded_at);
+      - transcript cues and files the transcripts stage wrote since (loaded_at, parsed_at);
       - a changed lookup: a Zoom user's email (sessions of that user, meetings of that host), the
         user id dim_users gives an email (sessions resolved to it), an event-to-meeting match
-        (both sides, old and new);
+        (both sides, old and new), a course's name (meetings of that course);
     and then every meeting matched to a touched event and every event matched to a touched
     meeting, so a meeting's Zoom rows and its MEETS rows are always recomputed together.
     Without a state (first build, or after it was dropped) every meeting and event is listed.
@@ -19,9 +20,11 @@
 -- depends_on: {{ ref('stg_zoom__participant_sessions') }}
 -- depends_on: {{ ref('stg_zoom__users') }}
 -- depends_on: {{ ref('dim_users') }}
+-- depends_on: {{ ref('dim_courses') }}
 -- depends_on: {{ ref('int_meets_events__matched_to_meetings') }}
 -- depends_on: {{ ref('fct_qos_participant_minutes') }}
 -- raw tables read: {% for name, relation, id_expr, kind in touched_sources() %}{{ relation }} {% endfor %}
+-- and: {% for name, relation, column in touched_watermarks() %}{{ relation }} {% endfor %}
 -- depends_on: {{ ref('stg_zoom__meetings') }}
 -- depends_on: {{ ref('stg_meets__conferencing_events') }}
 -- depends_on: {{ ref('stg_meets__attendance') }}
@@ -34,7 +37,7 @@
     {%- set since = touched_since(state) %}
     {%- set changed_query -%}
         with now_ as ({{ touched_lookups() }}),
-        held as (select kind, key1, key2 from {{ state }} where kind in ('zoom_user', 'user', 'match'))
+        held as (select kind, key1, key2 from {{ state }} where kind in ('zoom_user', 'user', 'match', 'course'))
         (select * from now_ except select * from held)
         union
         (select * from held except select * from now_)
@@ -45,6 +48,13 @@
     {%- set watermark = run_query(
         "select max(value) from " ~ state ~ " where kind = 'watermark' and key1 = 'qos'"
     ).rows[0][0] or '1970-01-01 00:00:00' %}
+    {%- set marks = {} %}
+    {%- for row in run_query("select key1, value from " ~ state ~ " where kind = 'watermark'").rows %}
+        {%- do marks.update({row[0]: row[1]}) %}
+    {%- endfor %}
+    {%- set old_meetings = adapter.get_relation(
+        database=this.database, schema=generate_schema_name('analytics', none), identifier='fct_meetings'
+    ) %}
     {%- set old_sessions = adapter.get_relation(
         database=this.database, schema=generate_schema_name('analytics', none), identifier='fct_participant_sessions'
     ) %}
@@ -147,6 +157,25 @@ direct as (
     from {{ ref('stg_zoom__meetings') }}
     where host_email in ({{ literal_list(emails) }})
     {%- endif %}
+    {%- endif %}
+    {%- for name, relation, column in touched_watermarks() %}
+    union
+    select
+        meeting_uuid,
+        null::bigint as meets_event_id
+    from {{ relation }}
+    {%- if marks.get(name) %}
+    where {{ column }} > cast('{{ marks[name] }}' as timestamptz)
+    {%- endif %}
+    {%- endfor %}
+    {%- set course_changes = changed | selectattr(0, 'equalto', 'course') | list %}
+    {%- if course_changes and old_meetings is not none %}
+    union
+    select
+        meeting_uuid,
+        null::bigint as meets_event_id
+    from {{ old_meetings }}
+    where cast(meets_course_id as varchar) in ({{ literal_list(course_changes | map(attribute=1) | list) }})
     {%- endif %}
     {%- if user_changes and old_sessions is not none %}
     union

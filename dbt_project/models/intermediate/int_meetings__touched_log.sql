@@ -13,6 +13,7 @@
     )
 }}
 -- depends_on: {{ ref('int_meetings__state') }}
+-- depends_on: {{ ref('int_meetings__touched') }}
 {%- set full = not is_incremental() or flags.FULL_REFRESH %}
 {%- set run_at = "cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as timestamp)" %}
 
