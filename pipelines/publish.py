@@ -92,6 +92,25 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: s
     ).fetchall()
 
 
+def _same_columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> bool:
+    """Whether the snapshot's copy of ``schema.table`` has the warehouse's columns (names, types, order)."""
+    return bool(
+        con.execute(
+            "select count(*) = 0 from ("
+            "(select column_index, column_name, data_type from duckdb_columns() "
+            " where database_name = $1 and schema_name = $2 and table_name = $3 "
+            " except select column_index, column_name, data_type from duckdb_columns() "
+            " where database_name = 'wh' and schema_name = $2 and table_name = $3) "
+            "union all "
+            "(select column_index, column_name, data_type from duckdb_columns() "
+            " where database_name = 'wh' and schema_name = $2 and table_name = $3 "
+            " except select column_index, column_name, data_type from duckdb_columns() "
+            " where database_name = $1 and schema_name = $2 and table_name = $3))",
+            [catalog, schema, table],
+        ).fetchone()[0]
+    )
+
+
 def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> int | None:
     """Bring the previous snapshot's copy of a DELTA_TABLES table up to date with the warehouse.
 
@@ -102,7 +121,7 @@ def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
     """
     keys, bound = DELTA_TABLES[f"{schema}.{table}"]
     here, there = f"{_quote(schema)}.{_quote(table)}", f"wh.{_quote(schema)}.{_quote(table)}"
-    if _columns(con, catalog, schema, table) != _columns(con, "wh", schema, table):
+    if not _same_columns(con, catalog, schema, table):
         return None
     con.execute(f"create or replace temporary table held_runs as select distinct _dbt_loaded_at from {here}")
     is_fresh = "_dbt_loaded_at not in (select _dbt_loaded_at from held_runs)"
@@ -222,7 +241,7 @@ def _refresh_meetings(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
     columns, or the counts disagree afterwards): the caller copies the table whole."""
     meeting, event = PER_MEETING_TABLES[f"{schema}.{table}"]
     here, there = f"{_quote(schema)}.{_quote(table)}", f"wh.{_quote(schema)}.{_quote(table)}"
-    if _columns(con, catalog, schema, table) != _columns(con, "wh", schema, table):
+    if not _same_columns(con, catalog, schema, table):
         return None
     scope = f"{_quote(meeting)} in (select meeting_uuid from touched_meetings)"
     if event:

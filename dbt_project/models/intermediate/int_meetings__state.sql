@@ -54,7 +54,7 @@ final as (
         kind,
         key1,
         key2,
-        null::varchar as value
+        cast(null as varchar) as value
     from lookups
     union all
     select

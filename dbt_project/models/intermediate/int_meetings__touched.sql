@@ -23,8 +23,12 @@
 -- depends_on: {{ ref('dim_courses') }}
 -- depends_on: {{ ref('int_meets_events__matched_to_meetings') }}
 -- depends_on: {{ ref('fct_qos_participant_minutes') }}
--- raw tables read: {% for name, relation, id_expr, kind in touched_sources() %}{{ relation }} {% endfor %}
--- and: {% for name, relation, column in touched_watermarks() %}{{ relation }} {% endfor %}
+{%- for name, relation, id_expr, kind in touched_sources() %}
+-- reads {{ relation }}
+{%- endfor %}
+{%- for name, relation, column in touched_watermarks() %}
+-- reads {{ relation }}
+{%- endfor %}
 -- depends_on: {{ ref('stg_zoom__meetings') }}
 -- depends_on: {{ ref('stg_meets__conferencing_events') }}
 -- depends_on: {{ ref('stg_meets__attendance') }}

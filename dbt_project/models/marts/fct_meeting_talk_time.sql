@@ -21,11 +21,10 @@ with
 cues as (
 
     select * from {{ ref('stg_transcripts__cues') }}
-    where
-        file_type in ('TRANSCRIPT', 'CC')
-        {%- if is_incremental() %}
+    where file_type in ('TRANSCRIPT', 'CC')
+    {%- if is_incremental() %}
         and ({{ touched_condition() }} or meeting_uuid is null)
-        {%- endif %}
+    {%- endif %}
 
 ),
 

@@ -34,11 +34,10 @@ users as (
 sessions as (
 
     select * from {{ ref('fct_participant_sessions') }}
-    where
-        source = 'zoom'
-        {%- if is_incremental() %}
+    where source = 'zoom'
+    {%- if is_incremental() %}
         and {{ touched_condition() }}
-        {%- endif %}
+    {%- endif %}
 
 ),
 
@@ -78,11 +77,10 @@ recording_files as (
 quality as (
 
     select * from {{ ref('fct_meeting_quality') }}
-    where
-        level = 'kind'
-        {%- if is_incremental() %}
+    where level = 'kind'
+    {%- if is_incremental() %}
         and {{ touched_condition() }}
-        {%- endif %}
+    {%- endif %}
 
 ),
 

@@ -28,11 +28,10 @@ qos_aggregates as (
 sessions as (
 
     select * from {{ ref('fct_participant_sessions') }}
-    where
-        source = 'zoom'
-        {%- if is_incremental() %}
+    where source = 'zoom'
+    {%- if is_incremental() %}
         and {{ touched_condition() }}
-        {%- endif %}
+    {%- endif %}
 
 ),
 
