@@ -17,7 +17,6 @@
     {{ return([
         ('zoom.meetings', source('zoom', 'meetings'), 'uuid', 'meeting'),
         ('zoom.participant_sessions', source('zoom', 'participant_sessions'), 'meeting_uuid', 'meeting'),
-        ('zoom.recording_files', source('zoom', 'recording_files'), 'meeting_uuid', 'meeting'),
         ('meets.conferencing_events', source('meets', 'conferencing_events'),
             'cast(meets_id_conferencing_event as bigint)', 'event'),
         ('meets.conferencing_event_courses', source('meets', 'conferencing_event_courses'),
@@ -84,6 +83,16 @@
         cast(meets_course_id as varchar) as key1,
         coalesce(course_name, '') as key2
     from {{ ref('dim_courses') }}
+    union all
+    {#- what fct_meetings takes from the recording files, per meeting: Zoom's recordings listing is
+        re-loaded over a window every day (new load ids, same rows), so loads would touch every
+        meeting in it #}
+    select
+        'recording' as kind,
+        meeting_uuid as key1,
+        count(*) || ':' || coalesce(sum(file_size_bytes), 0) as key2
+    from {{ ref('stg_zoom__recording_files') }}
+    group by meeting_uuid
 {%- endmacro %}
 
 {% macro touched_watermarks() -%}

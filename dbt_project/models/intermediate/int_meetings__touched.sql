@@ -3,15 +3,17 @@
     recomputes in the per-meeting models (macros/touched_meetings.sql): one row per meeting or
     event, the other column null. Compared with int_meetings__state, what the last successful build
     saw:
-      - raw rows of a load it did not see, or of a load whose row count changed (a merge moved rows
-        to a newer load, or a package committed late under an older id), among the loads from
-        var('qos_lookback_hours') before the newest it saw: zoom meetings, participant sessions,
-        recording files (meetings); MEETS events, their courses, attendance (events);
+      - raw rows of a load it did not see, or of a load that holds more rows than it did (a package
+        committed late under an older id; a load that holds fewer lost them to a newer load's
+        merge, which is itself new), among the loads from
+        var('qos_lookback_hours') before the newest it saw: zoom meetings, participant sessions
+        (meetings); MEETS events, their courses, attendance (events);
       - per-minute QoS rows written since (fct_qos_participant_minutes._dbt_loaded_at);
       - transcript cues and files the transcripts stage wrote since (loaded_at, parsed_at);
       - a changed lookup: a Zoom user's email (sessions of that user, meetings of that host), the
         user id dim_users gives an email (sessions resolved to it), an event-to-meeting match
-        (both sides, old and new), a course's name (meetings of that course);
+        (both sides, old and new), a course's name (meetings of that course), a meeting's recording
+        files count and bytes (Zoom's recordings listing is re-loaded over a window every day);
     and then every meeting matched to a touched event and every event matched to a touched
     meeting, so a meeting's Zoom rows and its MEETS rows are always recomputed together.
     Without a state (first build, or after it was dropped) every meeting and event is listed.
@@ -21,6 +23,7 @@
 -- depends_on: {{ ref('stg_zoom__users') }}
 -- depends_on: {{ ref('dim_users') }}
 -- depends_on: {{ ref('dim_courses') }}
+-- depends_on: {{ ref('stg_zoom__recording_files') }}
 -- depends_on: {{ ref('int_meets_events__matched_to_meetings') }}
 -- depends_on: {{ ref('fct_qos_participant_minutes') }}
 {%- for name, relation, id_expr, kind in touched_sources() %}
@@ -32,6 +35,7 @@
 -- depends_on: {{ ref('stg_zoom__meetings') }}
 -- depends_on: {{ ref('stg_meets__conferencing_events') }}
 -- depends_on: {{ ref('stg_meets__attendance') }}
+-- depends_on: {{ ref('stg_transcripts__cues') }}
 {%- set state = touched_state_relation() %}
 {%- set full = state is none or flags.FULL_REFRESH %}
 {%- set matches = ref('int_meets_events__matched_to_meetings') %}
@@ -41,7 +45,10 @@
     {%- set since = touched_since(state) %}
     {%- set changed_query -%}
         with now_ as ({{ touched_lookups() }}),
-        held as (select kind, key1, key2 from {{ state }} where kind in ('zoom_user', 'user', 'match', 'course'))
+        held as (
+            select kind, key1, key2 from {{ state }}
+            where kind in ('zoom_user', 'user', 'match', 'course', 'recording')
+        )
         (select * from now_ except select * from held)
         union
         (select * from held except select * from now_)
@@ -67,15 +74,32 @@
 
 {%- if full %}
 
+-- every meeting and event any per-meeting model can hold rows of
 select
     meeting_uuid,
     null::bigint as meets_event_id
 from {{ ref('stg_zoom__meetings') }}
 union
 select
+    meeting_uuid,
+    null::bigint as meets_event_id
+from {{ ref('stg_zoom__participant_sessions') }}
+union
+select
+    meeting_uuid,
+    null::bigint as meets_event_id
+from {{ ref('stg_transcripts__cues') }}
+where meeting_uuid is not null
+union
+select
     null::varchar as meeting_uuid,
     meets_event_id
 from {{ ref('stg_meets__conferencing_events') }}
+union
+select
+    null::varchar as meeting_uuid,
+    meets_event_id
+from {{ ref('stg_meets__attendance') }}
 
 {%- else %}
 
@@ -100,15 +124,17 @@ raw_loads as (
 
 pending as (
 
+    {#- a load not seen, or holding more rows than when seen (a package committed late under its
+        id); one holding fewer lost rows to a newer load's merge, which is pending itself -#}
     select
         raw_loads.source_table,
         raw_loads.load_id
     from raw_loads
-    anti join held_loads
+    left join held_loads
         on
             raw_loads.source_table = held_loads.source_table
             and raw_loads.load_id = held_loads.load_id
-            and cast(raw_loads.row_count as varchar) = held_loads.row_count
+    where held_loads.row_count is null or raw_loads.row_count > cast(held_loads.row_count as bigint)
 
 ),
 
@@ -129,6 +155,13 @@ direct as (
         null::bigint as meets_event_id
     from {{ qos }}
     where _dbt_loaded_at > timestamp '{{ watermark }}'
+    {%- set recording_changes = changed | selectattr(0, 'equalto', 'recording') | list %}
+    {%- if recording_changes %}
+    union
+    select
+        unnest([{{ literal_list(recording_changes | map(attribute=1) | unique | list) }}]) as meeting_uuid,
+        null::bigint as meets_event_id
+    {%- endif %}
     {%- set match_changes = changed | selectattr(0, 'equalto', 'match') | list %}
     {%- set zoom_user_changes = changed | selectattr(0, 'equalto', 'zoom_user') | list %}
     {%- set user_changes = changed | selectattr(0, 'equalto', 'user') | list %}
