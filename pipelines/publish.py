@@ -41,6 +41,22 @@ DELTA_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "analytics.fct_qos_participant_minutes": (("meeting_uuid", "participant_id", "minute_at"), "minute_at"),
 }
 
+# Per-meeting incremental marts: a dbt run deletes and recomputes the rows of the meetings and MEETS
+# events it lists in intermediate.int_meetings__touched_log; a republish replaces the same rows here.
+# table -> (meeting column, MEETS event column or None); rows without a meeting (transcript cues of
+# no known meeting) are recomputed by every run, so replaced every time too.
+PER_MEETING_TABLES: dict[str, tuple[str, str | None]] = {
+    "analytics.fct_meetings": ("meeting_uuid", None),
+    "analytics.fct_participant_sessions": ("meeting_uuid", "meets_event_id"),
+    "analytics.fct_waiting_room_stints": ("meeting_uuid", None),
+    "analytics.fct_participant_quality": ("meeting_uuid", None),
+    "analytics.fct_meeting_quality": ("meeting_uuid", None),
+    "analytics.fct_meeting_talk_time": ("meeting_uuid", None),
+    "analytics.fct_transcript_segments": ("meeting_uuid", None),
+}
+UNMATCHED_REPLACED = frozenset({"analytics.fct_meeting_talk_time", "analytics.fct_transcript_segments"})
+TOUCHED_LOG = "wh.intermediate.int_meetings__touched_log"
+
 # Warehouse views published as views (their SQL, over tables published here; the view names them
 # without a catalog) rather than copied as tables: fct_qos_minutes presents the stored wide
 # fct_qos_participant_minutes long, and a copy would hold seven rows per participant-minute.
@@ -68,12 +84,36 @@ def _view_sql(con: duckdb.DuckDBPyConnection, schema: str, view: str) -> str | N
     return "create or replace view " + row[0][len(prefix) :] if row[0].startswith(prefix) else None
 
 
+_column_cache: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+
+
+def _load_columns(con: duckdb.DuckDBPyConnection, catalogs: list[str], schemas: list[str]) -> None:
+    """Read the columns of every table of ``schemas`` in ``catalogs`` at once (a query per table
+    reads the whole catalog each time: a tenth of a second on a busy machine, per table)."""
+    _column_cache.clear()
+    rows = con.execute(
+        "select database_name, schema_name, table_name, column_name, data_type from duckdb_columns() "
+        "where database_name in (select unnest($1)) and schema_name in (select unnest($2)) "
+        "order by database_name, schema_name, table_name, column_index",
+        [catalogs, schemas],
+    ).fetchall()
+    for database, schema, table, column, data_type in rows:
+        _column_cache.setdefault((database, schema, table), []).append((column, data_type))
+
+
 def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
+    if (catalog, schema, table) in _column_cache:
+        return _column_cache[(catalog, schema, table)]
     return con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
         [catalog, schema, table],
     ).fetchall()
+
+
+def _same_columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> bool:
+    """Whether the snapshot's copy of ``schema.table`` has the warehouse's columns (names, types, order)."""
+    return _columns(con, catalog, schema, table) == _columns(con, "wh", schema, table)
 
 
 def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> int | None:
@@ -86,7 +126,7 @@ def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
     """
     keys, bound = DELTA_TABLES[f"{schema}.{table}"]
     here, there = f"{_quote(schema)}.{_quote(table)}", f"wh.{_quote(schema)}.{_quote(table)}"
-    if _columns(con, catalog, schema, table) != _columns(con, "wh", schema, table):
+    if not _same_columns(con, catalog, schema, table):
         return None
     con.execute(f"create or replace temporary table held_runs as select distinct _dbt_loaded_at from {here}")
     is_fresh = "_dbt_loaded_at not in (select _dbt_loaded_at from held_runs)"
@@ -114,18 +154,29 @@ def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
         con.execute("drop table held_runs")
 
 
-def _open_from_previous(target: Path, tmp: Path) -> duckdb.DuckDBPyConnection | None:
-    """``tmp`` as a file copy of the previous snapshot, opened; None when there is no usable one."""
-    if not target.exists():
+def _retired_path(target: Path) -> Path:
+    """The snapshot before the current one, kept (a hard link made at the last republish) to be
+    brought up to date in place and published again, instead of copying the current file."""
+    return target.with_name(f".{target.name}.previous")
+
+
+def _open_snapshot_file(path: Path, tmp: Path, copy: bool) -> duckdb.DuckDBPyConnection | None:
+    """``tmp`` as a copy of ``path`` (``copy``) or ``path`` itself moved there, opened for writing;
+    None when there is no usable one (absent, unreadable, not a snapshot, or still open in a reader:
+    DuckDB locks the file, and a reader of an old snapshot must not see it change)."""
+    if not path.exists():
         return None
-    shutil.copyfile(target, tmp)
+    if copy:
+        shutil.copyfile(path, tmp)
+    else:
+        os.replace(path, tmp)
     try:
         con = duckdb.connect(str(tmp))
         known = con.execute(
             "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = 'snapshot_info'"
         ).fetchone()[0]
-    except duckdb.Error as exc:  # unreadable (e.g. another DuckDB version): start from nothing
-        log.warning("previous snapshot %s not reused: %s", target, exc)
+    except duckdb.Error as exc:  # unreadable (e.g. another DuckDB version), or held by a reader
+        log.warning("previous snapshot %s not reused: %s", path, exc)
         tmp.unlink(missing_ok=True)
         return None
     if not known:  # not a snapshot this code wrote
@@ -133,6 +184,80 @@ def _open_from_previous(target: Path, tmp: Path) -> duckdb.DuckDBPyConnection | 
         tmp.unlink(missing_ok=True)
         return None
     return con
+
+
+def _open_from_previous(target: Path, tmp: Path) -> duckdb.DuckDBPyConnection | None:
+    """``tmp`` as the retired snapshot (the one before the current) when no reader holds it, else a
+    file copy of the current one, opened; None when neither is usable."""
+    con = _open_snapshot_file(_retired_path(target), tmp, copy=False)
+    if con is None:
+        con = _open_snapshot_file(target, tmp, copy=True)
+    return con
+
+
+def _touched_since(con: duckdb.DuckDBPyConnection, catalog: str) -> tuple[str | None, str | None]:
+    """(the warehouse's newest touched-log run, the newest the snapshot ``catalog`` holds); the
+    first is None when the warehouse has no log, the second when the snapshot recorded none."""
+    has_log = con.execute(
+        "select count(*) from duckdb_tables() where database_name = 'wh' and schema_name = 'intermediate' "
+        "and table_name = 'int_meetings__touched_log'"
+    ).fetchone()[0]
+    newest = (
+        con.execute(f"select cast(max(run_started_at) as varchar) from {TOUCHED_LOG}").fetchone()[0]
+        if has_log
+        else None
+    )
+    held_columns = {c for c, _ in _columns(con, catalog, "main", "snapshot_info")}
+    held = (
+        con.execute(f"select touched_through from {_quote(catalog)}.main.snapshot_info").fetchone()[0]
+        if "touched_through" in held_columns
+        else None
+    )
+    return newest, held
+
+
+def _prepare_touched(con: duckdb.DuckDBPyConnection, held: str | None) -> bool:
+    """Temporary tables touched_meetings / touched_events: what the runs since ``held`` recomputed.
+    False when the per-meeting marts must be copied whole (no record, or a full build since)."""
+    if held is None:
+        return False
+    since = "run_started_at > cast($1 as timestamp)"
+    full = con.execute(f"select count_if(is_full_build) from {TOUCHED_LOG} where {since}", [held]).fetchone()[
+        0
+    ]
+    if full:
+        return False
+    con.execute(
+        f"create or replace temporary table touched_meetings as select distinct meeting_uuid "
+        f"from {TOUCHED_LOG} where {since} and meeting_uuid is not null",
+        [held],
+    )
+    con.execute(
+        f"create or replace temporary table touched_events as select distinct meets_event_id "
+        f"from {TOUCHED_LOG} where {since} and meets_event_id is not null",
+        [held],
+    )
+    return True
+
+
+def _refresh_meetings(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> int | None:
+    """Replace the rows of the touched meetings (and MEETS events) of a PER_MEETING_TABLES table
+    with the warehouse's. Returns the row count, or None when it cannot be done in place (different
+    columns, or the counts disagree afterwards): the caller copies the table whole."""
+    meeting, event = PER_MEETING_TABLES[f"{schema}.{table}"]
+    here, there = f"{_quote(schema)}.{_quote(table)}", f"wh.{_quote(schema)}.{_quote(table)}"
+    if not _same_columns(con, catalog, schema, table):
+        return None
+    scope = f"{_quote(meeting)} in (select meeting_uuid from touched_meetings)"
+    if event:
+        scope += f" or {_quote(event)} in (select meets_event_id from touched_events)"
+    if f"{schema}.{table}" in UNMATCHED_REPLACED:
+        scope += f" or {_quote(meeting)} is null"
+    con.execute(f"delete from {here} where {scope}")
+    con.execute(f"insert into {here} select * from {there} where {scope}")
+    held = con.execute(f"select count(*) from {here}").fetchone()[0]
+    total = con.execute(f"select count(*) from {there}").fetchone()[0]
+    return held if held == total else None
 
 
 def _index_state(con: duckdb.DuckDBPyConnection, catalog: str) -> tuple | None:
@@ -221,6 +346,9 @@ def publish_snapshot(
                 [catalog, list(schemas)],
             ).fetchall()
         )
+        _load_columns(con, [catalog, "wh"], list(schemas))
+        newest_touched, held_touched = _touched_since(con, catalog)
+        by_meeting = reuse and newest_touched is not None and _prepare_touched(con, held_touched)
         for schema, table in sorted(held - set(objects)):  # gone from the warehouse: gone here
             con.execute(f"drop table if exists {_quote(schema)}.{_quote(table)}")
         views = []
@@ -233,6 +361,8 @@ def publish_snapshot(
             rows = None
             if reuse and (schema, table) in held and f"{schema}.{table}" in DELTA_TABLES:
                 rows = _refresh_in_place(con, catalog, schema, table)
+            elif by_meeting and (schema, table) in held and f"{schema}.{table}" in PER_MEETING_TABLES:
+                rows = _refresh_meetings(con, catalog, schema, table)
             if rows is None:
                 con.execute(
                     f"create or replace table {_quote(schema)}.{_quote(table)} as "
@@ -252,13 +382,22 @@ def publish_snapshot(
         counts.update(_publish_search(con, catalog))
         con.execute("detach wh")
         con.execute(
-            "create or replace table main.snapshot_info as select current_timestamp as published_at, ? as tables",
-            [len(counts)],
+            "create or replace table main.snapshot_info as select current_timestamp as published_at, "
+            "? as tables, ? as touched_through",
+            [len(counts), newest_touched],
         )
         con.execute("checkpoint")
     finally:
+        _column_cache.clear()
         con.close()
+    retired = _retired_path(target)
+    keep = retired.with_name(retired.name + ".tmp")
+    keep.unlink(missing_ok=True)
+    if target.exists():
+        os.link(target, keep)  # the current snapshot becomes the retired one (readers keep reading it)
     os.replace(tmp, target)  # atomic: readers see the old snapshot or the new one, never a mix
+    if keep.exists():
+        os.replace(keep, retired)
     log.info(
         "published %d tables to %s in %.1fs (refreshed in place: %s)",
         len(counts),

@@ -134,6 +134,32 @@ def run_dbt(args: list[str], quiet: bool = False) -> TransformResult:
     return result
 
 
+def _meetings_recomputed_this_run(run_started: str) -> str | None:
+    """What the per-meeting incremental marts recomputed in the latest run (its entry in
+    intermediate.int_meetings__touched_log), as text; None when that run logged nothing."""
+    import duckdb
+
+    from pipelines import warehouse as wh
+
+    try:
+        con = wh.connect(read_only=True)
+    except Exception:
+        return None
+    try:
+        row = con.execute(
+            "select count(meeting_uuid), count(meets_event_id), bool_or(is_full_build), max(run_started_at) "
+            "from intermediate.int_meetings__touched_log "
+            "where run_started_at = (select max(run_started_at) from intermediate.int_meetings__touched_log)"
+        ).fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    if row is None or row[3] is None or str(row[3])[:19] < run_started[:19]:
+        return None
+    return "all (full build)" if row[2] else f"{row[0]} (and {row[1]} MEETS events)"
+
+
 def _rows_written_this_run(run_started: str | None) -> int | None:
     """Participant-minutes the latest run wrote to the stored per-minute fact (stamped _dbt_loaded_at)."""
     import duckdb
@@ -201,6 +227,9 @@ def run_transform(
         written = _rows_written_this_run(started_utc)
         if written is not None:
             print(f"transform: QoS participant-minutes written by this run: {written}")
+        recomputed = _meetings_recomputed_this_run(started_utc)
+        if recomputed is not None:
+            print(f"transform: meetings recomputed by this run: {recomputed}")
     for failure in result.failures[:20]:
         print(f"  {failure}")
     return result.exit_code

@@ -43,6 +43,11 @@ COMPARED = {  # mart -> columns that legitimately differ between runs (when/what
     "dim_users": [],
     "dim_meeting_series": [],
     "dim_courses": [],
+    "fct_meeting_talk_time": [],
+    "fct_transcript_segments": [],
+    # incremental intermediates (schema-qualified) and the lookup the touched meetings come from
+    "intermediate.int_zoom_sessions__identified": [],
+    "intermediate.int_meets_events__matched_to_meetings": [],
 }
 
 
@@ -165,21 +170,29 @@ def assert_people_are_right(con: duckdb.DuckDBPyConnection, account: Account) ->
     return by_source
 
 
+def _qualified(table: str) -> str:
+    return table if "." in table else f"analytics.{table}"
+
+
+def _short(table: str) -> str:
+    return table.rsplit(".", 1)[-1]
+
+
 def _snapshot(db: Path) -> None:
     with duckdb.connect(str(db)) as con:
         con.execute("create schema if not exists e2e_snapshot")
         for table in COMPARED:
-            con.execute(f"create or replace table e2e_snapshot.{table} as select * from analytics.{table}")
+            con.execute(
+                f"create or replace table e2e_snapshot.{_short(table)} as select * from {_qualified(table)}"
+            )
 
 
 def _assert_equal_to_snapshot(db: Path) -> None:
     with _connect(db) as con:
         for table, volatile in COMPARED.items():
             cols = "* exclude (" + ", ".join(volatile) + ")" if volatile else "*"
-            for a, b in (
-                (f"analytics.{table}", f"e2e_snapshot.{table}"),
-                (f"e2e_snapshot.{table}", f"analytics.{table}"),
-            ):
+            here, there = _qualified(table), f"e2e_snapshot.{_short(table)}"
+            for a, b in ((here, there), (there, here)):
                 diff = con.execute(
                     f"select count(*) from (select {cols} from {a} except all select {cols} from {b})"
                 )
@@ -311,6 +324,39 @@ def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
             "where meeting_uuid = ?",
             [f"{newest + 60:.6f}", meeting],
         )
+        # late data of other kinds in the same load: a MEETS event's final attendance report
+        # replaces its preliminary rows (one fewer), and a Zoom user's email changes (old meetings'
+        # account emails, person keys, user ids and hosts follow)
+        event = con.execute(
+            "select meets_id_conferencing_event from meets_raw.attendance "
+            "group by 1 having count(*) > 1 order by 1 limit 1"
+        ).fetchone()[0]
+        con.execute(
+            "delete from meets_raw.attendance where meets_id_conferencing_event = ? "
+            "and row_number = (select max(row_number) from meets_raw.attendance "
+            "where meets_id_conferencing_event = ?)",
+            [event, event],
+        )
+        con.execute(
+            "update meets_raw.attendance set is_final = true, _dlt_load_id = ? where meets_id_conferencing_event = ?",
+            [f"{newest + 60:.6f}", event],
+        )
+        # transcripts parsed since (the stage writes no dlt load id, only loaded_at): cues of the
+        # last meeting (nothing else touched it) and of the re-loaded one
+        last = con.execute("select uuid from zoom_raw.meetings order by start_time desc limit 1").fetchone()[
+            0
+        ]
+        con.execute(
+            "insert into transcripts.cues (file_key, cue_index, meeting_uuid, file_type, start_offset_s, "
+            "end_offset_s, speaker, text, loaded_at) select 'f-' || coalesce(m, 'none'), i, m, 'TRANSCRIPT', "
+            "i * 5.0, i * 5.0 + 4, 'Ada', 'said ' || i, now() from range(3) as t(i), (values (?), (?)) as v(m)",
+            [last, meeting],
+        )
+        con.execute(
+            "update zoom_raw.users set email = 'renamed.' || email, _dlt_load_id = ? "
+            "where user_key = (select min(user_key) from zoom_raw.users where email is not null)",
+            [f"{newest + 60:.6f}"],
+        )
     # the daily selector (tables, incremental models, what changed): what a scheduled run builds
     assert run_transform(quiet=True, daily=True) == 0
 
@@ -328,6 +374,8 @@ def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
             [meeting],
         ).fetchone()
         assert (measured, worst) == (minutes, 999)
+        segments = con.execute("select count(*) from analytics.fct_transcript_segments").fetchone()[0]
+        assert segments == 6
     _snapshot(warehouse_env)
     assert run_transform(full_refresh=True, quiet=True) == 0
     _assert_equal_to_snapshot(warehouse_env)

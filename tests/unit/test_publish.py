@@ -159,3 +159,61 @@ def test_the_snapshot_carries_the_search_index(tmp_path: Path) -> None:
     with duckdb.connect(str(serving), read_only=True) as con:
         schemas = {r[0] for r in con.execute("select schema_name from duckdb_schemas()").fetchall()}
     assert not schemas & {"search", "fts_search_documents"}
+
+
+def test_republish_replaces_only_the_touched_meetings_rows(tmp_path: Path) -> None:
+    """The per-meeting marts take the rows of the meetings and MEETS events the dbt runs since the
+    snapshot recomputed (intermediate.int_meetings__touched_log); a full build is copied whole. From
+    the third publish on the snapshot before the current one is brought up to date in place."""
+    wh, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    with duckdb.connect(str(wh)) as con:
+        con.execute("create schema analytics")
+        con.execute("create schema intermediate")
+        con.execute(
+            "create table analytics.fct_participant_sessions as select 'm' || (i % 5) as meeting_uuid, "
+            "case when i % 5 = 0 then null else i % 5 end as meets_event_id, i as n from range(50) as t(i)"
+        )
+        con.execute(
+            "create table intermediate.int_meetings__touched_log as select null::varchar as meeting_uuid, "
+            f"null::bigint as meets_event_id, timestamp '{RUN_1}' as run_started_at, true as is_full_build"
+        )
+
+    def run(when: str, meetings: list[str], events: list[int], change: str) -> None:
+        with duckdb.connect(str(wh)) as con:  # what an incremental dbt run does
+            con.execute(change)
+            for m in meetings:
+                con.execute(
+                    "insert into intermediate.int_meetings__touched_log values (?, null, ?, false)", [m, when]
+                )
+            for e in events:
+                con.execute(
+                    "insert into intermediate.int_meetings__touched_log values (null, ?, ?, false)", [e, when]
+                )
+
+    def publish() -> list[str]:
+        done: list[str] = []
+        publish_snapshot(wh, serving, schemas=("analytics",), refreshed_in_place=done)
+        assert _same(wh, serving, "fct_participant_sessions")
+        return done
+
+    assert publish() == []  # nothing to start from
+    # meeting m1 recomputed with one row fewer; MEETS event 3's rows replaced with new values
+    run(
+        RUN_2,
+        ["m1"],
+        [3],
+        "delete from analytics.fct_participant_sessions where meeting_uuid = 'm1' and n = 1",
+    )
+    run(RUN_2, [], [], "update analytics.fct_participant_sessions set n = n + 1000 where meets_event_id = 3")
+    assert publish() == ["analytics.fct_participant_sessions"]
+    assert (tmp_path / ".serving.duckdb.previous").exists()
+    run(RUN_3, ["m9"], [], "insert into analytics.fct_participant_sessions values ('m9', null, 7)")
+    assert publish() == ["analytics.fct_participant_sessions"]  # the retired snapshot, two runs behind
+    run(
+        "2026-01-04 00:00:00",
+        [],
+        [],
+        "insert into intermediate.int_meetings__touched_log "
+        "values (null, null, timestamp '2026-01-04', true)",
+    )
+    assert publish() == []  # a full build since: copied whole

@@ -6,7 +6,9 @@
             where: "latest_batch_meetings:<column>"
         tests every row of the meetings that have a row in the newest batch (for tests comparing
         rows with each other, such as uniqueness: a duplicate always involves a new row).
-        A full refresh (or a first load) is one batch, so it is still tested whole. -#}
+        A full refresh (or a first load) is one batch, so it is still tested whole.
+            where: "touched" / "touched:meets_event_id"
+        tests the rows of the meetings (and MEETS events) the run recomputed (below). -#}
     {% set where = config.get('where', '') %}
     {% if where and (where.startswith('latest_batch_meetings:') or where.startswith('latest_batch:')) %}
         {%- set kind, column = where.split(':', 1) -%}
@@ -38,6 +40,28 @@
                 (select * from {{ relation }} where {{ column }} = {{ literal }}) dbt_subquery
             {%- endset -%}
         {%- endif -%}
+        {% do return(filtered) %}
+    {% elif where and (where == 'touched' or where.startswith('touched:')) %}
+        {#- where: "touched" (or "touched:<MEETS event column>"): the rows of the meetings (and
+            events) this run recomputed, int_meetings__touched; after a full build that is every
+            meeting, so the table is tested whole. Not a ref: tests do not depend on it. -#}
+        {%- set touched = adapter.get_relation(
+            database=relation.database, schema=generate_schema_name('intermediate', none),
+            identifier='int_meetings__touched'
+        ) -%}
+        {%- if touched is none -%}
+            {% do return(relation) %}
+        {%- endif -%}
+        {%- set event_column = where.split(':', 1)[1] | trim if ':' in where else none -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where meeting_uuid in (
+                select meeting_uuid from {{ touched }} where meeting_uuid is not null
+            )
+            {%- if event_column %} or {{ event_column }} in (
+                select meets_event_id from {{ touched }} where meets_event_id is not null
+            )
+            {%- endif %}) dbt_subquery
+        {%- endset -%}
         {% do return(filtered) %}
     {% elif where %}
         {%- set filtered -%}

@@ -8,7 +8,10 @@
     then the smallest uuid; each meeting is claimed by at most one event (the event that ranks it
     first and that it ranks first). Events with no such meeting (cancelled, never started, other
     services) have no row here.
+    A table, rebuilt whole (one row per matched meeting, cheap next to the per-session models): the
+    per-meeting models and int_meetings__touched read it many times in a run.
 -#}
+{{ config(materialized='table') }}
 
 with
 

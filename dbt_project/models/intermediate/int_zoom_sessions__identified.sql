@@ -14,15 +14,27 @@
     person (a rejoin MEETS has not reported yet, or a waiting-room stint, which has no MEETS row of
     its own, takes the email of the same name's other rows); two people of one name in one meeting
     are told apart only by their emails.
+    Incremental by touched meeting (int_meetings__touched): a run reads the sessions of the touched
+    meetings only, with their MEETS attendance, and replaces those meetings' rows.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched() }}",
+    )
+}}
+-- depends_on: {{ ref('int_meetings__touched') }}
 
-{%- set tolerance = var('meets_identity_tolerance_seconds') -%}
+{%- set tolerance = var('meets_identity_tolerance_seconds') %}
 
 with
 
 zoom_sessions as (
 
     select * from {{ ref('stg_zoom__participant_sessions') }}
+    {{- where_touched() }}
 
 ),
 
@@ -35,12 +47,19 @@ zoom_users as (
 attendance as (
 
     select * from {{ ref('stg_meets__attendance') }}
+    {%- if is_incremental() %}
+    where meets_event_id in (
+        select touched.meets_event_id from {{ ref('int_meetings__touched') }} as touched
+        where touched.meets_event_id is not null
+    )
+    {%- endif %}
 
 ),
 
 event_meetings as (
 
     select * from {{ ref('int_meets_events__matched_to_meetings') }}
+    {{- where_touched() }}
 
 ),
 

@@ -3,7 +3,18 @@
     from the meeting's main transcript (the audio_transcript file, else the closed captions; chat
     is not talk). Cues Zoom attributes to nobody count in the meeting's talk time, not in anyone's.
     host_talk_share: the host's talk seconds / all talk seconds of the meeting.
+    Incremental by touched meeting (int_meetings__touched; new cues and files touch theirs): their
+    rows, and those of cues without a meeting, are deleted and computed again.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched_or_unmatched() }}",
+    )
+}}
+-- depends_on: {{ ref('int_meetings__touched') }}
 
 with
 
@@ -11,12 +22,16 @@ cues as (
 
     select * from {{ ref('stg_transcripts__cues') }}
     where file_type in ('TRANSCRIPT', 'CC')
+    {%- if is_incremental() %}
+        and ({{ touched_condition() }} or meeting_uuid is null)
+    {%- endif %}
 
 ),
 
 meetings as (
 
     select * from {{ ref('fct_meetings') }}
+    {{- where_touched() }}
 
 ),
 

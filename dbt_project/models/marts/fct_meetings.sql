@@ -4,13 +4,24 @@
     sessions (sessions, distinct people by person_key), QoS minutes, recording files, and a
     quality summary per stream kind from fct_meeting_quality, and the time people spent in the
     waiting room (fct_waiting_room_stints; never counted as sessions).
+    Incremental by touched meeting (int_meetings__touched): their rows are deleted and computed again.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched() }}",
+    )
+}}
+-- depends_on: {{ ref('int_meetings__touched') }}
 
 with
 
 meetings as (
 
     select * from {{ ref('stg_zoom__meetings') }}
+    {{- where_touched() }}
 
 ),
 
@@ -24,6 +35,9 @@ sessions as (
 
     select * from {{ ref('fct_participant_sessions') }}
     where source = 'zoom'
+    {%- if is_incremental() %}
+        and {{ touched_condition() }}
+    {%- endif %}
 
 ),
 
@@ -35,6 +49,7 @@ waiting_room as (
         sum(waited_seconds) as waiting_room_seconds,
         count_if(not was_admitted) as waiting_room_not_admitted_count
     from {{ ref('fct_waiting_room_stints') }}
+    {{- where_touched() }}
     group by meeting_uuid
 
 ),
@@ -48,12 +63,14 @@ event_meetings as (
 event_courses as (
 
     select * from {{ ref('stg_meets__conferencing_event_courses') }}
+    {{- where_touched(none, 'meets_event_id') }}
 
 ),
 
 recording_files as (
 
     select * from {{ ref('stg_zoom__recording_files') }}
+    {{- where_touched() }}
 
 ),
 
@@ -61,6 +78,9 @@ quality as (
 
     select * from {{ ref('fct_meeting_quality') }}
     where level = 'kind'
+    {%- if is_incremental() %}
+        and {{ touched_condition() }}
+    {%- endif %}
 
 ),
 

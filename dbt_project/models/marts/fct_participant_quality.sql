@@ -1,21 +1,19 @@
 {#-
     Participant quality: one row per meeting, person (person_key, so rejoins count together),
     stream kind (audio, video, share, cpu) and metric, with the same measures as
-    fct_meeting_quality. Incremental like fct_meeting_quality (meetings recomputed whole), and also
-    for meetings whose MEETS attendance arrived since (it can resolve who an anonymous Zoom
-    participant was, and so their person_key).
+    fct_meeting_quality. Incremental by touched meeting (int_meetings__touched: new QoS minutes,
+    and also new sessions or MEETS attendance, which can resolve who an anonymous Zoom participant
+    was, and so their person_key): their rows are deleted and computed again.
 -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='meeting_uuid',
+        incremental_strategy='append',
         on_schema_change='fail',
+        pre_hook="{{ delete_touched() }}",
     )
 }}
-{%- set watermark = meetings_watermark('qos_loaded_at') %}
--- depends_on: {{ ref('int_meets_events__matched_to_meetings') }}
--- depends_on: {{ ref('stg_meets__attendance') }}
+-- depends_on: {{ ref('int_meetings__touched') }}
 
 with
 
@@ -23,7 +21,7 @@ qos_aggregates as (
 
     {#- per session and stream (int_qos__session_stream_aggregates), for the meetings to recompute -#}
     select * from {{ ref('int_qos__session_stream_aggregates') }}
-    {{- where_meeting_touched(ref('int_qos__session_stream_aggregates'), 'qos_loaded_at', watermark, identities=true) }}
+    {{- where_touched() }}
 
 ),
 
@@ -31,6 +29,9 @@ sessions as (
 
     select * from {{ ref('fct_participant_sessions') }}
     where source = 'zoom'
+    {%- if is_incremental() %}
+        and {{ touched_condition() }}
+    {%- endif %}
 
 ),
 

@@ -4,13 +4,26 @@
     count sessions of one source at a time: fct_meetings counts Zoom's. person_key resolves the
     same person across rejoins (email, Zoom account id, or name within the meeting; see
     int_participant_sessions__unioned).
+    Incremental by touched meeting and MEETS event (int_meetings__touched): their rows are deleted
+    and computed again (MEETS attendance that turned final replaces the preliminary rows).
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched('meeting_uuid', 'meets_event_id') }}",
+    )
+}}
+-- depends_on: {{ ref('int_meetings__touched') }}
+-- depends_on: {{ ref('int_participant_sessions__unioned') }}
 
 with
 
 sessions as (
 
-    select * from {{ ref('int_participant_sessions__unioned') }}
+    {#- int_participant_sessions__unioned, of the touched meetings and events on an incremental build -#}
+    select * from ({{ participant_sessions_unioned(touched_only=is_incremental()) }})
 
 ),
 

@@ -2,25 +2,43 @@
     What was said, one row per transcript or caption cue and chat message, with the meeting, its
     host and course and where the file is. is_host_speaker: the speaker's name as written is the
     host's display name (Zoom writes display names; a renamed host is not recognised).
+    Incremental by touched meeting (int_meetings__touched; new cues and files touch theirs): their
+    rows, and those of cues without a meeting, are deleted and computed again.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched_or_unmatched() }}",
+    )
+}}
+-- depends_on: {{ ref('int_meetings__touched') }}
 
 with
 
 cues as (
 
     select * from {{ ref('stg_transcripts__cues') }}
+    {%- if is_incremental() %}
+    where {{ touched_condition() }} or meeting_uuid is null
+    {%- endif %}
 
 ),
 
 files as (
 
     select * from {{ ref('stg_transcripts__files') }}
+    {%- if is_incremental() %}
+    where {{ touched_condition() }} or meeting_uuid is null
+    {%- endif %}
 
 ),
 
 meetings as (
 
     select * from {{ ref('fct_meetings') }}
+    {{- where_touched() }}
 
 ),
 

@@ -3,13 +3,24 @@
     from when to when, and whether they were let in. Kept apart from attendance: these rows are not
     sessions, have no QoS minutes and are no rejoins. was_admitted: the same person has an
     attendance session in the meeting that starts at or after the stint began.
+    Incremental by touched meeting (int_meetings__touched): their rows are deleted and computed again.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_touched() }}",
+    )
+}}
+-- depends_on: {{ ref('int_meetings__touched') }}
 
 with
 
 rows_ as (
 
     select * from {{ ref('int_zoom_sessions__identified') }}
+    {{- where_touched() }}
 
 ),
 
