@@ -285,6 +285,23 @@ def _publish(db: Path, serving: Path) -> float:
     return round(time.perf_counter() - started, 2)
 
 
+def _noop_command() -> float:
+    """Wall seconds of the whole `python -m pipelines transform` command when nothing is new."""
+    import subprocess
+
+    started = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines", "transform"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    seconds = round(time.perf_counter() - started, 2)
+    assert run.returncode == 0 and "nothing new" in run.stdout, run.stdout + run.stderr
+    return seconds
+
+
 def _count(db: Path, sql: str) -> int:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -467,10 +484,19 @@ def run_scale(scale_name: str, seed: int, workdir: Path, scale: Scale | None = N
     # the scheduled republish after that run (the snapshot before the current one, brought up to date)
     result["publish_after_daily_seconds"] = _publish(db, serving)
     print(f"  republish after the daily run: {result['publish_after_daily_seconds']} s", flush=True)
-    # dbt's fixed cost: the same build once more with nothing new to process
-    noop, noop_cpu = _timed_transform()
-    print(f"  dbt build with nothing new (dbt's fixed cost): {noop.seconds:.1f} s", flush=True)
-    daily_noop, _ = _timed_transform(daily=True)
+    # nothing new, as a scheduler runs it: `python -m pipelines transform` finds the warehouse and
+    # the project unchanged since the last build and publish, and runs neither dbt nor a publish
+    from pipelines.transform import mark_published
+
+    mark_published()
+    result["noop_command_seconds"] = _noop_command()
+    print(
+        f"  `python -m pipelines transform` with nothing new: {result['noop_command_seconds']} s", flush=True
+    )
+    # dbt's fixed cost: the same build forced once more with nothing new to process
+    noop, noop_cpu = _timed_transform(force=True)
+    print(f"  dbt build with nothing new, forced (dbt's fixed cost): {noop.seconds:.1f} s", flush=True)
+    daily_noop, _ = _timed_transform(daily=True, force=True)
     result["dbt_daily_noop_seconds"] = round(daily_noop.seconds, 2)
     result["dbt_daily_noop_nodes"] = daily_noop.counts
     result["slowest_nodes_daily_noop"] = _top(daily_noop.node_seconds, 12)
@@ -547,7 +573,8 @@ def run_scale(scale_name: str, seed: int, workdir: Path, scale: Scale | None = N
                 "full_refresh_le_2x_baseline": full.seconds <= 2 * baseline_s,
                 "incremental_le_5pct_of_full": incr.seconds <= 0.05 * full.seconds,
                 "daily_incremental_le_5pct_of_full": daily_incr.seconds <= 0.05 * full.seconds,
-                "noop_le_3s": noop.seconds <= 3.0,
+                "noop_le_3s": result["noop_command_seconds"] <= 3.0,
+                "dbt_forced_noop_le_3s": noop.seconds <= 3.0,
                 "daily_republish_le_10pct_of_incremental": result["publish_daily_seconds"]
                 <= 0.10 * incr.seconds,
                 "daily_noop_le_3s": daily_noop.seconds <= 3.0,
@@ -665,7 +692,10 @@ def main(argv: list[str] | None = None) -> int:
             "The full refresh builds every model (including the 7-rows-per-participant-minute "
             "fct_qos_minutes, written to disk) and runs every test; the baseline computes only "
             "fct_meeting_quality in memory and writes its ~0.3M rows.",
-            "dbt_noop_build_seconds is the same build with no new data: dbt's fixed cost per "
+            "noop_command_seconds is `python -m pipelines transform` with no new data: the "
+            "up-to-date check finds the warehouse file and the dbt project unchanged since the "
+            "last successful build and publish, and runs neither. "
+            "dbt_noop_build_seconds is the same build forced (--force) with no new data: dbt's fixed cost per "
             "invocation (about 190 nodes: views, tables, seeds, tests), which bounds the "
             "incremental run from below whatever the data volume.",
             "The machine is shared (2 cores): load_average_at_end shows the contention; "

@@ -171,19 +171,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_transform(args: argparse.Namespace) -> int:
     from pipelines.doctor import warehouse_blocker
     from pipelines.publish import publish_snapshot
-    from pipelines.transform import run_transform
+    from pipelines.transform import last_result, mark_published, run_transform, up_to_date
 
     blocker = warehouse_blocker()  # a corrupt or locked warehouse: say which, and what to do
     if blocker:
         print(f"transform not started: {blocker}", file=sys.stderr)
         return 1
     code = run_transform(
-        full_refresh=args.full_refresh, select=args.select, daily=getattr(args, "daily", False)
+        full_refresh=args.full_refresh,
+        select=args.select,
+        daily=getattr(args, "daily", False),
+        force=getattr(args, "force", False),
     )
     if code != 0:
         print("dbt build failed: the serving snapshot was NOT republished (readers keep the previous one)")
         return code
+    result = last_result()
+    skipped = result is not None and "skipped" in result.counts
+    if skipped and (up_to_date() or {}).get("published") and paths.serving_path().exists():
+        print(f"the serving snapshot {paths.serving_path()} is already the published state of this build")
+        return 0
     counts = publish_snapshot()
+    if not args.select:
+        mark_published()
     if "snapshot_id" in counts:  # a DuckLake: readers attach the lake at this snapshot
         print(f"published lake snapshot {counts['snapshot_id']} (readers attach the lake at it; no copy)")
         return 0
@@ -310,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--daily",
         action="store_true",
         help="only tables, incremental models and what changed since the last successful build (selector daily)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="build even when nothing was written to the warehouse and the dbt project is unchanged",
     )
     p = _subparser(sub, "recordings", "copy recording files to object storage (verified, resumable)")
     recordings_arguments(p)

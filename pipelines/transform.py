@@ -8,8 +8,10 @@ file free for the next ``make load`` or a BI tool.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -195,15 +197,146 @@ def last_success_dir() -> Path:
     return _target_dir() / "last_success"
 
 
+# What a whole build reads besides the warehouse: the dbt project's files (models, macros, seeds with
+# the QoS thresholds, tests, selectors, profiles) and the environment variables they name.
+_PROJECT_INPUTS = ("models", "macros", "seeds", "tests", "analyses", "snapshots")
+_PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "selectors.yml", "packages.yml", "package-lock.yml")
+
+
+def _project_digest() -> str:
+    digest = hashlib.sha256()
+    files = [PROJECT_DIR / name for name in _PROJECT_FILES]
+    for folder in _PROJECT_INPUTS:
+        files += sorted(p for p in (PROJECT_DIR / folder).rglob("*") if p.is_file())
+    for path in files:
+        if path.is_file():
+            digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    # the values of the environment variables the project reads with env_var() (the warehouse's
+    # path is compared on its own)
+    names = set()
+    for path in files:
+        if path.suffix in (".sql", ".yml") and path.is_file():
+            names.update(
+                re.findall(r"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]", path.read_text(errors="replace"))
+            )
+    for name in sorted(names - {"MW_WAREHOUSE"}):
+        digest.update(f"{name}={os.environ.get(name)}\0".encode())
+    return digest.hexdigest()
+
+
+def inputs_fingerprint() -> dict[str, object] | None:
+    """What a whole build's result depends on, cheaply: the warehouse file's identity (inode, size,
+    modification time, and its write-ahead log's), and a digest of the dbt project and the
+    environment it reads. None on a lake (its catalog is shared by concurrent writers) or when the
+    warehouse does not exist: then a build always runs.
+
+    Any write to the warehouse changes the file or its WAL (DuckDB does not touch the file when a
+    connection only reads, measured), so an equal fingerprint means nothing new was loaded.
+    """
+    from pipelines import warehouse as wh
+
+    if wh.is_lake():
+        return None
+    path = warehouse_path().resolve()
+    if not path.exists():
+        return None
+
+    def identity(p: Path) -> list[int] | None:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            return None
+        return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+    return {
+        "warehouse": str(path),
+        "file": identity(path),
+        "wal": identity(path.with_name(path.name + ".wal")),
+        "project": _project_digest(),
+    }
+
+
+def _inputs_record() -> Path:
+    return last_success_dir() / "inputs.json"
+
+
+def _saved_inputs() -> dict[str, object]:
+    try:
+        return json.loads(_inputs_record().read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _record_inputs() -> None:
+    """After a successful whole build: note the fingerprint, taken while holding the warehouse's
+    write lock so that no load can slip in between the build and the note (a load that wrote after
+    it changes the file, and the next build runs)."""
+    import duckdb
+
+    record = _inputs_record()
+    record.unlink(missing_ok=True)
+    if inputs_fingerprint() is None:
+        return
+    try:
+        con = duckdb.connect(str(warehouse_path()))
+    except duckdb.Error:  # another process holds the warehouse: leave no note, the next build runs
+        return
+    try:
+        fingerprint = inputs_fingerprint()
+    finally:
+        con.close()
+    if fingerprint != inputs_fingerprint():  # closing wrote (it should not): no note
+        return
+    record.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"inputs": fingerprint, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    record.write_text(json.dumps(payload, indent=1))
+
+
+def mark_published() -> None:
+    """The serving snapshot was published from the build the fingerprint describes."""
+    saved = _saved_inputs()
+    if saved:
+        saved["published"] = True
+        _inputs_record().write_text(json.dumps(saved, indent=1))
+
+
+def up_to_date() -> dict[str, object] | None:
+    """The note of the last successful whole build when nothing it depends on changed since, else None."""
+    saved = _saved_inputs()
+    current = inputs_fingerprint()
+    if current is not None and saved.get("inputs") == current:
+        return saved
+    return None
+
+
 def run_transform(
-    full_refresh: bool = False, select: str | None = None, quiet: bool = False, daily: bool = False
+    full_refresh: bool = False,
+    select: str | None = None,
+    quiet: bool = False,
+    daily: bool = False,
+    force: bool = False,
 ) -> int:
     """``dbt build`` (seeds + models + tests); returns dbt's exit code (0 ok, 1 failures, 2 error).
 
     ``daily``: build dbt_project/selectors.yml's ``daily`` selector (tables, incremental models and
     what changed since the last successful build), which skips recreating unchanged views and their
     tests; a whole build when there is no earlier successful build to compare with.
+
+    A whole build (no ``select``, no ``full_refresh``) is skipped when nothing was written to the
+    warehouse and the dbt project is unchanged since the last successful whole build
+    (:func:`up_to_date`); ``force`` builds anyway.
     """
+    global _last
+    if not (full_refresh or select or force):
+        started = time.perf_counter()
+        saved = up_to_date()
+        if saved is not None:
+            _last = TransformResult(exit_code=0, seconds=time.perf_counter() - started, counts={"skipped": 1})
+            print(
+                f"transform: nothing new since the last successful build ({saved.get('built_at')}): the "
+                "warehouse and the dbt project are unchanged, dbt not run (--force builds anyway)"
+            )
+            return 0
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
@@ -213,6 +346,7 @@ def run_transform(
     if daily and not full_refresh and not select and (state / "manifest.json").exists():
         args += ["--selector", "daily", "--state", str(state)]
     started_utc = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    _inputs_record().unlink(missing_ok=True)  # noted again only after a successful whole build
     result = run_dbt(args, quiet=quiet)
     summary = ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items())) or "nothing ran"
     print(
@@ -230,6 +364,8 @@ def run_transform(
         recomputed = _meetings_recomputed_this_run(started_utc)
         if recomputed is not None:
             print(f"transform: meetings recomputed by this run: {recomputed}")
+        if not select:
+            _record_inputs()
     for failure in result.failures[:20]:
         print(f"  {failure}")
     return result.exit_code

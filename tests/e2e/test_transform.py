@@ -27,7 +27,7 @@ from pipelines.sandbox import SandboxConfig, SandboxServer, Scale
 from pipelines.sandbox.account import Account
 from pipelines.sandbox.config import default_clock_base
 from pipelines.sandbox.truth import compute_truth
-from pipelines.transform import run_transform
+from pipelines.transform import last_result, run_transform, up_to_date
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures.raw_fill import fill_raw
@@ -300,7 +300,7 @@ def test_models_match_truth_on_raw_written_from_the_generator(warehouse_env: Pat
     assert written == STREAMS_PER_MINUTE * added["participant_qos"]
 
 
-def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
+def test_reloaded_minutes_replace_their_rows(warehouse_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A minute re-loaded under a new load id (dlt merged the raw row again, with a new value)
     replaces its fct_qos_minutes rows (bounded delete+insert on the key: no duplicate, no stale
     row), the quality models recompute that meeting, and everything equals a full refresh. The
@@ -311,6 +311,18 @@ def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
     warehouse_env.parent.mkdir(parents=True, exist_ok=True)
     fill_raw(str(warehouse_env), account, today, workers=1)
     assert run_transform(quiet=True) == 0
+
+    # nothing new (readers do not count): the next whole build is skipped without running dbt; a
+    # change of what the project reads (a variable its profile names) or a write to the warehouse is not nothing
+    with _connect(warehouse_env) as con:
+        assert con.execute("select count(*) from analytics.fct_meetings").fetchone()[0] > 0
+    assert run_transform(quiet=True) == 0
+    assert last_result().counts == {"skipped": 1}
+    assert up_to_date() is not None
+    monkeypatch.setenv("MW_LAKE_METADATA_SCHEMA", "1")
+    assert up_to_date() is None
+    monkeypatch.delenv("MW_LAKE_METADATA_SCHEMA")
+    assert up_to_date() is not None
 
     with duckdb.connect(str(warehouse_env)) as con:
         # the earliest meeting with QoS, so the replaced rows are far from the newest minutes
@@ -357,8 +369,10 @@ def test_reloaded_minutes_replace_their_rows(warehouse_env: Path) -> None:
             "where user_key = (select min(user_key) from zoom_raw.users where email is not null)",
             [f"{newest + 60:.6f}"],
         )
+    assert up_to_date() is None
     # the daily selector (tables, incremental models, what changed): what a scheduled run builds
     assert run_transform(quiet=True, daily=True) == 0
+    assert "skipped" not in last_result().counts
 
     with _connect(warehouse_env) as con:
         rows, latency, stale = con.execute(
