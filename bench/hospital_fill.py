@@ -594,11 +594,15 @@ def fill_hospital(
     *,
     start_date: dt.date = START_DATE,
     hosts: int = HOSPITAL["hosts"],
+    first_day: int = 0,
 ) -> dict[str, Any]:
     """Write ``days`` x ``meetings_per_day`` hospital visits into the raw tables of ``db_path``.
 
     The file gets the whole raw contract first if it has none. Returns the rows per table and the
     seconds spent drawing and writing. One load id per day, as a daily load writes.
+    ``first_day`` > 0 appends days ``first_day ..`` of the same account (a daily load after the
+    history): the clinicians and their series are written by the first fill only, and the monthly
+    ``active_hosts`` report too.
     """
     t0, cpu0 = time.perf_counter(), _cpu()
     counts: dict[str, Any] = dict.fromkeys(
@@ -617,9 +621,10 @@ def fill_hospital(
         if not exists:
             raw_contract.create_empty(con)
         c = clinicians(seed, hosts)
-        first_load = dt.datetime.combine(start_date, dt.time(), dt.UTC)
-        _account_tables(con, c, f"{first_load.timestamp():.6f}", seed)
-        counts["users"], counts["meeting_series"] = len(c.ids), 2 * len(c.ids)
+        if first_day == 0:
+            first_load = dt.datetime.combine(start_date, dt.time(), dt.UTC)
+            _account_tables(con, c, f"{first_load.timestamp():.6f}", seed)
+            counts["users"], counts["meeting_series"] = len(c.ids), 2 * len(c.ids)
         per_month: dict[tuple[dt.date, int], int] = {}
         load_id = ""
 
@@ -631,11 +636,12 @@ def fill_hospital(
 
         # the next day is drawn (polars, native threads) while DuckDB writes this one
         with ThreadPoolExecutor(1) as pool:
-            upcoming = pool.submit(make, 0) if days else None
-            for day in range(days):
+            last = first_day + days
+            upcoming = pool.submit(make, first_day) if days else None
+            for day in range(first_day, last):
                 assert upcoming is not None
                 d, tables, spent = upcoming.result()
-                upcoming = pool.submit(make, day + 1) if day + 1 < days else None
+                upcoming = pool.submit(make, day + 1) if day + 1 < last else None
                 draw += spent
                 w = time.perf_counter()
                 for name, frame in tables.items():
@@ -646,20 +652,20 @@ def fill_hospital(
                 month = (start_date + dt.timedelta(days=day)).replace(day=1)
                 for h, k in d.meetings.group_by("host").len().iter_rows():
                     per_month[(month, h)] = per_month.get((month, h), 0) + k
-        last_day = start_date + dt.timedelta(days=max(0, days - 1))
+        last_day = start_date + dt.timedelta(days=max(0, first_day + days - 1))
         rows = [
             {"id": c.ids[h], "email": c.emails[h], "user_name": c.display(h), "type": 2, "dept": c.depts[h],
              "meetings": k, "participants": 0, "meeting_minutes": 0, "report_from": month,
              "report_to": min(last_day, (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1))}
             for (month, h), k in sorted(per_month.items())
         ]  # fmt: skip
-        if rows:
+        if rows and first_day == 0:
             frame = pl.DataFrame(rows).with_columns(
                 pl.lit(load_id).alias("_dlt_load_id"),
                 pl.from_arrow(_Draws(seed, -3).chars(len(rows), 14)).alias("_dlt_id"),
             )
             _insert(con, "zoom_raw.active_hosts", frame)
-        counts["active_hosts"] = len(rows)
+        counts["active_hosts"] = len(rows) if first_day == 0 else 0
         t = time.perf_counter()
         con.execute("checkpoint")
         write += time.perf_counter() - t

@@ -79,6 +79,31 @@ def _fill_in_child(
     return counts
 
 
+def _fill_hospital_in_child(
+    db: Path, seed: int, scale: Scale, start: date, first_day: int, days: int
+) -> dict:
+    """bench/hospital_fill.py's vectorised filler in a forked process: days ``first_day ..`` of the
+    hospital account starting ``start`` (meetings at the sandbox's mix, no MEETS rows)."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+
+    def work() -> None:
+        from bench.hospital_fill import fill_hospital
+
+        counts = fill_hospital(
+            db, days, scale.meetings_per_day, seed, start_date=start, hosts=scale.hosts, first_day=first_day
+        )
+        child.send(counts)
+        child.close()
+
+    proc = ctx.Process(target=work)
+    proc.start()
+    counts = parent.recv()
+    proc.join()
+    assert proc.exitcode == 0, "raw fill failed"
+    return counts
+
+
 def _reset_peak_rss() -> None:
     """Linux: reset this process's peak RSS (VmHWM) so the next reading covers one phase only."""
     with contextlib.suppress(OSError):
@@ -414,8 +439,14 @@ def _top(node_seconds: dict[str, float], n: int = 8) -> dict[str, float]:
     return {k.split(".", 1)[1]: round(v, 2) for k, v in top}
 
 
-def run_scale(scale_name: str, seed: int, workdir: Path, scale: Scale | None = None) -> dict:
-    """Fill the raw layer of one scale, time the baseline and dbt's full and incremental builds."""
+def run_scale(
+    scale_name: str, seed: int, workdir: Path, scale: Scale | None = None, filler: str = "sandbox"
+) -> dict:
+    """Fill the raw layer of one scale, time the baseline and dbt's full and incremental builds.
+
+    ``filler``: ``sandbox`` (the account generator, with its truth) or ``hospital`` (the vectorised
+    ``bench/hospital_fill.py``, ~50x faster; Zoom tables only, its own truth checked on a slice).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "warehouse.duckdb"
     for stale in (db, db.with_name(db.name + ".wal")):
@@ -423,7 +454,7 @@ def run_scale(scale_name: str, seed: int, workdir: Path, scale: Scale | None = N
     os.environ["MW_WAREHOUSE"] = str(db)
     os.environ["DBT_LOG_PATH"] = str(workdir / "dbt_logs")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    result: dict = {"scale": scale_name, "seed": seed}
+    result: dict = {"scale": scale_name, "seed": seed, "filler": filler}
     scale = scale or resolve_scale(scale_name)
     base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = base.date() - timedelta(days=scale.days)
@@ -435,7 +466,15 @@ def run_scale(scale_name: str, seed: int, workdir: Path, scale: Scale | None = N
         flush=True,
     )
     started = time.perf_counter()
-    first_fill = _fill_in_child(db, seed, scale, start, first_clock, None)
+
+    def fill(now: datetime, since: datetime | None) -> dict:
+        if filler == "hospital":  # day i of the account is start + i; the history ends the day before now
+            first = 0 if since is None else (now.date() - start).days - 1
+            days = (now.date() - start).days if since is None else 1
+            return _fill_hospital_in_child(db, seed, scale, start, first, days)
+        return _fill_in_child(db, seed, scale, start, now, since)
+
+    first_fill = fill(first_clock, None)
     result["fill_seconds"] = round(time.perf_counter() - started, 1)
     result["raw_initial"] = first_fill
     print(f"  raw written in {result['fill_seconds']} s: {first_fill}", flush=True)
@@ -462,7 +501,7 @@ def run_scale(scale_name: str, seed: int, workdir: Path, scale: Scale | None = N
     result["baseline_equals_fct_meeting_quality"] = _compare_with_baseline(db)
 
     print("  writing the next day's raw data ...", flush=True)
-    result["raw_increment"] = _fill_in_child(db, seed, scale, start, base, first_clock)
+    result["raw_increment"] = fill(base, first_clock)
     _reset_peak_rss()
     incr, incr_cpu = _timed_transform()
     result["peak_rss_incremental_mib"] = _peak_rss_mib()
@@ -475,7 +514,7 @@ def run_scale(scale_name: str, seed: int, workdir: Path, scale: Scale | None = N
         "where _dbt_loaded_at = (select max(_dbt_loaded_at) from analytics.fct_qos_minutes)",
     )
     # the scheduled path: one more day, built with the daily selector (tables, incremental models)
-    result["raw_increment_2"] = _fill_in_child(db, seed, scale, start, base + timedelta(days=1), base)
+    result["raw_increment_2"] = fill(base + timedelta(days=1), base)
     daily_incr, daily_incr_cpu = _timed_transform(daily=True)
     result["dbt_daily_incremental_seconds"] = round(daily_incr.seconds, 2)
     result["dbt_daily_incremental_cpu_seconds"] = round(daily_incr_cpu, 2)
@@ -661,6 +700,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="first build a small hospital slice (2 days x 40 meetings) and check the marts against its truth",
     )
+    parser.add_argument(
+        "--filler",
+        choices=("sandbox", "hospital"),
+        default="sandbox",
+        help="raw data from the sandbox's generator (default) or the vectorised hospital filler "
+        "(bench/hospital_fill.py; for hospital at 6,000 visits a day)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", default=None, help="where the bench warehouses go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the bench warehouses")
@@ -716,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in [n.strip() for n in args.scale.split(",") if n.strip()]:
             base_name, _, days = name.partition("@")  # hospital@30: 30 days of history
             scale = resolve_scale(base_name, int(days) if days else None, args.meetings_per_day)
-            run = run_scale(base_name, args.seed, workdir / name.replace("@", "_"), scale)
+            run = run_scale(base_name, args.seed, workdir / name.replace("@", "_"), scale, args.filler)
             run["label"] = args.label or None
             results["runs"][name + args.label] = run
             this_run.append(name + args.label)
