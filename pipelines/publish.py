@@ -128,30 +128,36 @@ def _refresh_in_place(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
     here, there = f"{_quote(schema)}.{_quote(table)}", f"wh.{_quote(schema)}.{_quote(table)}"
     if not _same_columns(con, catalog, schema, table):
         return None
-    con.execute(f"create or replace temporary table held_runs as select distinct _dbt_loaded_at from {here}")
-    is_fresh = "_dbt_loaded_at not in (select _dbt_loaded_at from held_runs)"
-    try:
-        total, fresh = con.execute(
-            f"select count(*), count(*) filter (where {is_fresh}) from {there}"
-        ).fetchone()
-        if fresh > total // 2:  # a full refresh: copying is cheaper than replacing
-            return None
-        if fresh:
+    held_runs = {r for (r,) in con.execute(f"select distinct _dbt_loaded_at from {here}").fetchall()}
+    runs = dict(con.execute(f"select _dbt_loaded_at, count(*) from {there} group by 1").fetchall())
+    total = sum(runs.values())
+    fresh_runs = sorted(r for r in runs if r not in held_runs)
+    if sum(runs[r] for r in fresh_runs) > total // 2:  # a full refresh: copying is cheaper than replacing
+        return None
+    if fresh_runs:
+        # the runs' rows lie at the end of the table: the range lets DuckDB skip every older row
+        # group by its min/max statistics (a "not in held runs" filter reads the whole column)
+        fresh = (
+            "_dbt_loaded_at between $1 and $2 and _dbt_loaded_at in (select unnest($3))",
+            [fresh_runs[0], fresh_runs[-1], fresh_runs],
+        )
+        columns = ", ".join(_quote(k) for k in keys)
+        con.execute(
+            f"create or replace temporary table fresh_keys as select {columns} from {there} where {fresh[0]}",
+            fresh[1],
+        )
+        low, high = con.execute(f"select min({bound}), max({bound}) from fresh_keys").fetchone()
+        match = " and ".join(f"fresh_keys.{_quote(k)} = {here}.{_quote(k)}" for k in keys)
+        try:
             con.execute(
-                f"create or replace temporary table fresh_rows as select * from {there} where {is_fresh}"
-            )
-            low, high = con.execute(f"select min({bound}), max({bound}) from fresh_rows").fetchone()
-            match = " and ".join(f"fresh_rows.{_quote(k)} = {here}.{_quote(k)}" for k in keys)
-            con.execute(
-                f"delete from {here} using fresh_rows where {match} and {here}.{_quote(bound)} between $1 and $2",
+                f"delete from {here} using fresh_keys where {match} and {here}.{_quote(bound)} between $1 and $2",
                 [low, high],
             )
-            con.execute(f"insert into {here} select * from fresh_rows")
-        held = con.execute(f"select count(*) from {here}").fetchone()[0]
-        return held if held == total else None
-    finally:
-        con.execute("drop table if exists fresh_rows")
-        con.execute("drop table held_runs")
+        finally:
+            con.execute("drop table if exists fresh_keys")
+        con.execute(f"insert into {here} select * from {there} where {fresh[0]}", fresh[1])
+    held = con.execute(f"select count(*) from {here}").fetchone()[0]
+    return held if held == total else None
 
 
 def _retired_path(target: Path) -> Path:
@@ -254,7 +260,16 @@ def _refresh_meetings(con: duckdb.DuckDBPyConnection, catalog: str, schema: str,
     if f"{schema}.{table}" in UNMATCHED_REPLACED:
         scope += f" or {_quote(meeting)} is null"
     con.execute(f"delete from {here} where {scope}")
-    con.execute(f"insert into {here} select * from {there} where {scope}")
+    # the warehouse's rows by row id: the scope's semi-join reads the key column only, and the
+    # copy then reads the other columns of those rows alone (selecting them with the semi-join
+    # directly read every column of every row: 4 s instead of 1 s for 6,000 of 186,000 meetings)
+    con.execute(
+        f"create or replace temporary table take_rows as select rowid as r from {there} where {scope}"
+    )
+    try:
+        con.execute(f"insert into {here} select * from {there} where rowid in (select r from take_rows)")
+    finally:
+        con.execute("drop table if exists take_rows")
     held = con.execute(f"select count(*) from {here}").fetchone()[0]
     total = con.execute(f"select count(*) from {there}").fetchone()[0]
     return held if held == total else None
