@@ -405,8 +405,11 @@ def _compare_queries(db: Path, repeat: int = 5) -> dict:
     from pipelines.report import example_queries
 
     queries = {**example_queries(), **PER_MINUTE_QUERIES}
+    # a query that does not read fct_qos_minutes is the same SQL on both layouts: its ratio is noise
+    same = sorted(n for n, sql in queries.items() if "analytics.fct_qos_minutes" not in sql)
+    queries = {n: sql for n, sql in queries.items() if n not in same}
     con = duckdb.connect(str(db), read_only=True)
-    out: dict = {"view_seconds": {}, "long_table_seconds": {}, "ratios": {}}
+    out: dict = {"view_seconds": {}, "long_table_seconds": {}, "ratios": {}, "not_reading_the_view": same}
     try:
         for sql in queries.values():  # warm up: the first query of a connection loads the catalog
             con.execute(sql).fetchall()
