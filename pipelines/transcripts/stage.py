@@ -44,6 +44,8 @@ TEXT_FILE_TYPES = ("TRANSCRIPT", "CC", "CHAT")
 # to the database file itself (while the next batch is parsed); smaller inserts are kept in memory
 # and all written by the commit, at the end
 BATCH_ROWS = 122_880
+ROW_GROUP = 122_880  # rows of a DuckDB row group
+INSERT_ROWS = 2 * ROW_GROUP  # cues an insert takes at least
 COMMIT_ROWS = 1_000_000  # cues per transaction, about (large inserts go straight to the file, no WAL)
 BYTES_PER_CUE = 90  # of a WebVTT file, about: how many cues a batch's files not yet parsed hold
 MAX_CUE_NUMBER = 2**31 - 1  # cue_index is an integer column
@@ -433,8 +435,7 @@ def _cue_rows(batch: _Batch) -> Any:
             "file_sha256": column["sha256"],
         }
     )
-    # record batches of ~20 k rows: DuckDB scans them on its threads
-    return pa.Table.from_batches(table.to_batches(max_chunksize=20_000), schema=table.schema)
+    return table
 
 
 def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
@@ -467,27 +468,33 @@ def _quarantine(batch: _Batch, f: dict[str, Any], reason: str, summary: Transcri
     batch.file_row(f, "quarantined", reason, 0)
 
 
-def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
-    """Replace the batch's files' rows (Arrow tables scanned by DuckDB), in the writer's transaction."""
+def _replace(con: duckdb.DuckDBPyConnection, batch: _Batch) -> Any:
+    """Delete the rows the batch's files had (when any had) and insert their ``files`` rows, in the
+    writer's transaction; the batch's cues as ``transcripts.cues`` rows (Arrow), to be inserted."""
     import pyarrow as pa
 
-    if not batch.files:
-        return
-    cue_rows = _cue_rows(batch)
     file_rows = pa.Table.from_pylist(list(batch.files.values()), schema=_files_schema())
-    con.register("cue_rows", cue_rows)
     con.register("file_rows", file_rows)
     try:
         if any(f.get("known", True) for f in batch.known):  # (a new file has no rows: no scan for them)
             con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
             con.execute(f"delete from {SCHEMA}.files where file_key in (select file_key from file_rows)")
-        # one insert a batch: a small insert between large ones would keep the large ones in memory
-        # until the commit
-        con.execute(f"insert into {SCHEMA}.cues by name select *, ? as loaded_at from cue_rows", [batch.now])
         con.execute(f"insert into {SCHEMA}.files by name select * exclude (file_no) from file_rows")
     finally:
-        for name in ("cue_rows", "file_rows"):
-            con.unregister(name)
+        con.unregister("file_rows")
+    return _cue_rows(batch)
+
+
+def _insert_cues(con: duckdb.DuckDBPyConnection, cue_rows: Any, now: dt.datetime) -> None:
+    """One insert of the cues, as record batches of a row group each."""
+    import pyarrow as pa
+
+    cue_rows = pa.Table.from_batches(cue_rows.to_batches(max_chunksize=ROW_GROUP), schema=cue_rows.schema)
+    con.register("cue_rows", cue_rows)
+    try:
+        con.execute(f"insert into {SCHEMA}.cues by name select *, ? as loaded_at from cue_rows", [now])
+    finally:
+        con.unregister("cue_rows")
 
 
 READ_AHEAD = 8  # files being read while the one before them is parsed
@@ -571,10 +578,12 @@ class _Writer:
     them to the WAL): what committed stays, the rest is rolled back and pending again on the next
     run."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.con = con
+        self.now = now  # loaded_at
+        self.waiting: list[Any] = []  # cues of files whose files rows are in, not inserted yet
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts-writer")
         self.pending = None
         self.open = False  # a transaction is open
@@ -587,18 +596,41 @@ class _Writer:
             self.con.execute("begin")
             self.open = True
         try:
-            _flush(self.con, batch)
-            self.uncommitted += batch.rows()
+            cue_rows = _replace(self.con, batch)  # (the cues waiting are of other files)
+            self.waiting.append(cue_rows)
+            self.uncommitted += cue_rows.num_rows
             if self.uncommitted >= COMMIT_ROWS:
                 self._end("commit")
+            elif sum(t.num_rows for t in self.waiting) >= INSERT_ROWS:
+                self._insert(everything=False)
         except BaseException:
             self._end("rollback")
             raise
 
+    def _insert(self, everything: bool) -> None:
+        """Insert the waiting cues: all of them, or as many whole row groups as they fill (the rest
+        waits for the next batch)."""
+        import pyarrow as pa
+
+        if not self.waiting:
+            return
+        table = pa.concat_tables(self.waiting).combine_chunks()
+        n = table.num_rows if everything else table.num_rows // ROW_GROUP * ROW_GROUP
+        self.waiting = [table.slice(n)] if n < table.num_rows else []
+        if n:
+            _insert_cues(self.con, table.slice(0, n), self.now)
+
     def _end(self, how: str) -> None:
-        if self.open:
-            self.open, self.uncommitted = False, 0
-            self.con.execute(how)
+        if not self.open:
+            return
+        if how == "commit":  # the cues still waiting first
+            try:
+                self._insert(everything=True)
+            except BaseException:
+                self._end("rollback")
+                raise
+        self.open, self.uncommitted, self.waiting = False, 0, []
+        self.con.execute(how)
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -639,7 +671,7 @@ def run_transcripts(
         now = clock.now().astimezone(dt.UTC)
         filesystems: dict[str, Any] = {}  # destination root -> fsspec filesystem
         batch = _Batch(now)
-        writer = _Writer(con)
+        writer = _Writer(con, now)
         ok = False
         try:
             _read_all(todo, filesystems, batch, writer, summary, now)
