@@ -473,3 +473,34 @@ def test_cues_waiting_for_a_whole_row_group_are_written_once_or_rolled_back(
     else:  # the first transaction (batches 1-3, 16 cues) committed, the last one (5 cues) did not
         assert len(got) == 16 and set(got) < set(want)
     con.close()
+
+
+def test_a_failed_write_stops_the_writer_and_rolls_back(tmp_path: Path) -> None:
+    """Batches queue for the writer: when one fails (here a files row DuckDB refuses), the batches
+    queued after it are not written, ``close`` raises, and the open transaction is rolled back."""
+    from pipelines.transcripts.stage import _Batch, _Writer
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_tables(con)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    writer = _Writer(con, now)
+    with pytest.raises(duckdb.ConstraintException):
+        for key in ("a", "a", "b", "c"):  # the second "a" breaks transcripts.files' primary key
+            f = {
+                "file_key": key,
+                "meeting_uuid": "m",
+                "file_type": "TRANSCRIPT",
+                "dest_url": key,
+                "sha256": "s",
+                "recording_start": now,
+                "known": False,
+            }
+            batch = _Batch(now)
+            batch.add_cues(f, [(1, 1.0, 2.0, None, key)])
+            batch.file_row(f, "parsed", None, 1)
+            writer.submit(batch)
+        writer.close(True)
+    writer.close(False)  # (run_transcripts closes the writer again when the run fails)
+    assert con.execute("select count(*) from transcripts.cues").fetchone()[0] == 0
+    assert con.execute("select count(*) from transcripts.files").fetchone()[0] == 0
+    con.close()
