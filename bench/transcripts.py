@@ -11,7 +11,9 @@ pipeline leaves behind). Then, in one process and on the same files:
   the NDJSON is not timed: the baseline gets its input pre-parsed for free.
 
 Goal: stage cues/s >= 0.5x the baseline's; both run ``--repeat`` times, alternating, and the
-ratio is the median of the paired ratios (a shared machine drifts). Search latency: one-word queries (vocabulary words)
+ratio is the median of the paired ratios (a shared machine drifts). The CPU time of each side
+(process user + system, every thread) is recorded too: on a machine other work shares, the wall
+ratio swings with the load, the CPU ratio much less. Search latency: one-word queries (vocabulary words)
 through ``pipelines.transcripts.search.search`` on a warm read-only connection (median and p95),
 and one cold query as the CLI runs it (connect, load fts, query). Goal < 200 ms for a one-word
 query over a ``semester`` archive. Results: ``bench/results/transcripts.json``.
@@ -82,20 +84,31 @@ def write_archive(scale: str, dest: Path, con) -> tuple[int, int, float]:
     return len(rows), total, time.perf_counter() - started
 
 
-def baseline_ndjson(con, work: Path) -> tuple[int, float]:
-    """The loaded cues as NDJSON, then DuckDB read_json into a table; (rows, seconds of the read)."""
+def baseline_ndjson(con, work: Path) -> tuple[int, float, float]:
+    """The loaded cues as NDJSON, then DuckDB read_json into a table; (rows, seconds and CPU seconds
+    of the read)."""
     path = work / "cues.ndjson"
     con.execute(
         f"copy (select * from transcripts.cues) to '{path}' (format json)"
     )  # one object per line, same columns
+    cpu = cpu_seconds()
     started = time.perf_counter()
     con.execute(
         f"create or replace table baseline_cues as select * from read_json('{path}', format = 'newline_delimited')"
     )
     seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
     n = con.execute("select count(*) from baseline_cues").fetchone()[0]
     con.execute("drop table baseline_cues")
-    return n, seconds
+    return n, seconds, cpu
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all its threads (DuckDB's and Arrow's included)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def search_latency(db: Path, queries: list[str]) -> dict:
@@ -148,19 +161,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"archive: {files:,} text files, {nbytes / 1e6:.1f} MB, written in {gen_s:.1f} s")
         os.environ.setdefault("MW_WAREHOUSE", str(db))
         pairs = []
+        cpu_pairs = []  # process CPU seconds (all threads): less swayed by other work than the wall
+        loads = [round(os.getloadavg()[0], 2)]
         for k in range(args.repeat):
             if k:
                 con.execute("delete from transcripts.cues; delete from transcripts.files")
+            cpu = cpu_seconds()
             summary = run_transcripts(con, rebuild_index=False)
-            rows, base_s = baseline_ndjson(con, work)
+            stage_cpu = cpu_seconds() - cpu
+            rows, base_s, base_cpu = baseline_ndjson(con, work)
             pairs.append((summary.seconds, base_s))
+            cpu_pairs.append((stage_cpu, base_cpu))
+            loads.append(round(os.getloadavg()[0], 2))
             print(
                 f"run {k + 1}: stage {summary.cues_loaded:,} cues in {summary.seconds:.2f} s "
-                f"({summary.cues_loaded / summary.seconds:,.0f} cues/s); baseline read_json {rows:,} cues in "
-                f"{base_s:.2f} s ({rows / base_s:,.0f} cues/s)"
+                f"({summary.cues_loaded / summary.seconds:,.0f} cues/s, {stage_cpu:.2f} CPU-s); baseline "
+                f"read_json {rows:,} cues in {base_s:.2f} s ({rows / base_s:,.0f} cues/s, {base_cpu:.2f} CPU-s); "
+                f"load {loads[-1]}"
             )
         # the median of the paired ratios: each stage run against the baseline run right after it
         ratio = statistics.median(b / s for s, b in pairs)
+        cpu_ratio = statistics.median(b / s for s, b in cpu_pairs)
         stage_s = statistics.median(s for s, _ in pairs)
         base_s = statistics.median(b for _, b in pairs)
         stage_rate, base_rate = summary.cues_loaded / stage_s, rows / base_s
@@ -177,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "loadavg_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine skews both sides
+            "loadavg_1m_per_run": loads,  # before the first run, then after each stage + baseline pair
         },
         "files": files,
         "megabytes": round(nbytes / 1e6, 2),
@@ -187,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_read_json_seconds_median": round(base_s, 3),
         "baseline_cues_per_s": round(base_rate),
         "ratio": round(ratio, 3),
+        "ratio_per_run": [round(b / s, 3) for s, b in pairs],
+        "stage_cpu_seconds_median": round(statistics.median(s for s, _ in cpu_pairs), 3),
+        "baseline_cpu_seconds_median": round(statistics.median(b for _, b in cpu_pairs), 3),
+        "cpu_ratio": round(cpu_ratio, 3),  # baseline CPU-s / stage CPU-s, the median of the pairs
         "ratio_goal": TARGET_RATIO,
         "index_documents": docs,
         "index_build_seconds": round(index_s, 3),

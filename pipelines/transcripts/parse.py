@@ -322,9 +322,8 @@ def parse_chat_text(text: str) -> list[tuple[int, float, float, str | None, str]
 # same way: ASCII digits, spaces as the only whitespace but for line ends; anything else (and any
 # file with a cue the subset does not cover) is left to fast_vtt_columns, file by file.
 _ARROW_TIME = r"[0-9]{2}:[0-5][0-9]:[0-5][0-9]\.[0-9]{3}"
-# the cue number, the timing line and the first text line (one-pass: no optional groups)
-_ARROW_CUE = rf"^(?P<number>[0-9]+)\n(?P<start>{_ARROW_TIME}) --> (?P<end>{_ARROW_TIME})\n(?P<first>[^\n]+)"
-_ARROW_MORE = r"(?s)^[^\n]*\n[^\n]*\n[^\n]*\n(?P<more>.*)$"  # the text lines after the first
+_ARROW_NUMBER = r"^[0-9]{1,9}$"  # a cue number line (cue_index is an integer)
+_ARROW_TIMING = rf"^{_ARROW_TIME} --> {_ARROW_TIME}$"  # a timing line, 29 characters
 
 
 @functools.lru_cache(maxsize=1)
@@ -357,18 +356,25 @@ def vtt_arrow(bodies: list[str]) -> tuple[Any, set[int]]:
     blocks = pc.utf8_trim(pc.list_flatten(blocks), "\n")
     keep = pc.not_equal(pc.binary_length(blocks), 0)
     blocks, doc = blocks.filter(keep), doc.filter(keep)
-    cue = pc.extract_regex(blocks, _ARROW_CUE)
-    bad = pc.invert(cue.is_valid())
-    number, start, end, first = (cue.field(k) for k in ("number", "start", "end", "first"))
-    bad = pc.or_kleene(bad, pc.greater(pc.binary_length(number), 9))
-    bad = pc.or_kleene(bad, pc.less(end, start))
+    # a cue's lines: its number, its timing, its first text line and the further text lines (if any)
+    lines = pc.split_pattern(blocks, "\n", max_splits=3)
+    count = pc.list_value_length(lines)
+    flat, at = lines.values, lines.offsets[:-1]
+
+    def line(k: int) -> Any:  # (a block of fewer lines: its first line, and the block is bad)
+        return flat.take(pc.if_else(pc.greater(count, k), pc.add(at, k), at))
+
+    number, timing, first = line(0), line(1), line(2)
+    bad = pc.less(count, 3)
+    bad = pc.or_(bad, pc.invert(pc.match_substring_regex(number, _ARROW_NUMBER)))
+    bad = pc.or_(bad, pc.invert(pc.match_substring_regex(timing, _ARROW_TIMING)))
+    start, end = pc.utf8_slice_codeunits(timing, 0, 12), pc.utf8_slice_codeunits(timing, 17, 29)
+    bad = pc.or_(bad, pc.less(end, start))
     # the speaker: up to the first colon of the first line when spaces follow it (_CUE, _SPEAKER)
-    first = pc.fill_null(first, "")  # (the rows of blocks that are not cues are left anyway)
     parts = pc.split_pattern(first, ": ", max_splits=1)  # one or two parts a row, never null
     two = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
-    flat, at = parts.values, parts.offsets[:-1]
-    head = flat.take(at)
-    tail = flat.take(pc.add(at, pc.cast(two, pa.int64())))
+    head = parts.values.take(parts.offsets[:-1])
+    tail = parts.values.take(pc.add(parts.offsets[:-1], pc.cast(two, pa.int64())))
     has_prefix = pc.and_(two, pc.invert(pc.match_substring(head, ":")))
     prefix = pc.if_else(has_prefix, head, pa.scalar(None, pa.large_string()))
     rest = pc.if_else(has_prefix, pc.utf8_ltrim(tail, " "), first)
@@ -380,11 +386,9 @@ def vtt_arrow(bodies: list[str]) -> tuple[Any, set[int]]:
     if odd_prefixes:
         bad = pc.or_kleene(bad, pc.is_in(prefix, pa.array(odd_prefixes, pa.large_string())))
     text = pc.utf8_trim(rest, " ")
-    # more text lines: the block is longer than its number, timing and first lines
-    seen = pc.add(pc.add(pc.binary_length(number), pc.binary_length(first)), 31)
-    multi = pc.fill_null(pc.greater(pc.binary_length(blocks), seen), False)
+    multi = pc.greater(count, 3)
     if pc.any(multi).as_py():  # more text lines: joined by one space, each stripped (_speaker_and_text)
-        more = pc.extract_regex(blocks.filter(multi), _ARROW_MORE).field("more")
+        more = line(3).filter(multi)
         joined = pc.binary_join_element_wise(rest.filter(multi), more, pa.scalar("\n", pa.large_string()))
         text = pc.replace_with_mask(
             text, multi, pc.utf8_trim(pc.replace_substring_regex(joined, " *(?:\n *)+", " "), " ")

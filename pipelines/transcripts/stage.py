@@ -10,14 +10,17 @@ its cues is loaded; the run goes on. The same for a file that cannot be read.
 WebVTT files of Zoom's regular shape are parsed a batch at a time by Arrow compute
 (:func:`~pipelines.transcripts.parse.vtt_arrow`), the others file by file (a fast path of one
 regular expression, else the line parser; chat files likewise); every cue of a batch becomes a full
-``transcripts.cues`` row in Arrow, and DuckDB inserts the batch (on a writer thread, while the next
-batch is read and parsed) in transactions of about ``COMMIT_ROWS`` cues.
+``transcripts.cues`` row in Arrow, and DuckDB inserts the batches (on a writer thread, while the
+next batches are read and parsed) in whole row groups, in transactions of about ``COMMIT_ROWS`` cues.
 The full-text index (:mod:`pipelines.transcripts.search`) is rebuilt at the end when anything changed.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime as dt
+import itertools
 import logging
 import time
 from collections.abc import Iterator
@@ -40,10 +43,14 @@ log = logging.getLogger("pipelines.transcripts")
 
 SCHEMA = "transcripts"
 TEXT_FILE_TYPES = ("TRANSCRIPT", "CC", "CHAT")
-# cues per insert: at least a DuckDB row group (122,880 rows), which the insert compresses and writes
-# to the database file itself (while the next batch is parsed); smaller inserts are kept in memory
-# and all written by the commit, at the end
-BATCH_ROWS = 122_880
+BATCH_ROWS = 122_880  # cues a batch parsed at once holds, about (then it goes to the writer)
+# The writer inserts whole DuckDB row groups, as Arrow record batches of one row group each, at
+# least INSERT_ROWS cues a statement (the rest of a batch waits for the next one; a commit inserts
+# what waits). Measured on the semester archive (907,598 cues): ~1.3 CPU-s so, against 2.0-2.5
+# for one insert per ~123 k-cue batch of 20 k-row record batches (DuckDB merges the partial row
+# groups) or for one statement per row group.
+ROW_GROUP = 122_880  # rows of a DuckDB row group
+INSERT_ROWS = 2 * ROW_GROUP
 COMMIT_ROWS = 1_000_000  # cues per transaction, about (large inserts go straight to the file, no WAL)
 BYTES_PER_CUE = 90  # of a WebVTT file, about: how many cues a batch's files not yet parsed hold
 MAX_CUE_NUMBER = 2**31 - 1  # cue_index is an integer column
@@ -279,8 +286,9 @@ class _Batch:
     """Files read and parsed, waiting to be written in one transaction (cues as Arrow columns, one
     ``files`` row each)."""
 
-    def __init__(self, now: dt.datetime) -> None:
+    def __init__(self, now: dt.datetime, pool: Any = None) -> None:
         self.now = now
+        self.pool = pool  # threads to parse WebVTT files on (_vtt_arrow_parallel), or None
         self.cols: dict[str, list] = {name: [] for name in _cue_schema().names}
         # cues of the fast path: times as written (HH:MM:SS.mmm), made seconds by the insert
         self.fast: dict[str, list] = {name: [] for name in _fast_cue_schema().names}
@@ -348,7 +356,7 @@ class _Batch:
         waiting, self.vtt, self.vtt_bytes = self.vtt, [], 0
         if not waiting:
             return
-        table, left = vtt_arrow([body for _, _, body in waiting])
+        table, left = _vtt_arrow_parallel([body for _, _, body in waiting], self.pool)
         counts = dict.fromkeys(range(len(waiting)), 0)
         for row in pc.value_counts(table["doc"]).to_pylist():
             counts[row["values"]] = row["counts"]
@@ -364,6 +372,28 @@ class _Batch:
             summary.cues_loaded += counts[doc]
         file_no = pa.array(file_nos, pa.int32()).take(table["doc"])
         self.arrow.append(_clock_rows(file_no, table))
+
+
+PARSE_THREADS = 2  # parts of a batch vtt_arrow reads at once (Arrow compute frees the GIL)
+
+
+def _vtt_arrow_parallel(bodies: list[str], pool: Any) -> tuple[Any, set[int]]:
+    """:func:`vtt_arrow` of ``bodies``, in ``PARSE_THREADS`` parts read at once (all but the first
+    on ``pool``, a thread pool); the same result."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = min(PARSE_THREADS, len(bodies)) if pool is not None else 1
+    if parts <= 1:
+        return vtt_arrow(bodies)
+    at = [len(bodies) * k // parts for k in range(parts + 1)]
+    futures = [pool.submit(vtt_arrow, bodies[a:b]) for a, b in itertools.pairwise(at[1:])]
+    results = [vtt_arrow(bodies[: at[1]]), *(f.result() for f in futures)]
+    tables, left = [], set()
+    for start, (table, part_left) in zip(at, results, strict=False):
+        tables.append(table.set_column(0, "doc", pc.add(table["doc"], pa.scalar(start, table["doc"].type))))
+        left.update(doc + start for doc in part_left)
+    return pa.concat_tables(tables), left
 
 
 def _milliseconds(clock: Any) -> Any:
@@ -433,8 +463,7 @@ def _cue_rows(batch: _Batch) -> Any:
             "file_sha256": column["sha256"],
         }
     )
-    # record batches of ~20 k rows: DuckDB scans them on its threads
-    return pa.Table.from_batches(table.to_batches(max_chunksize=20_000), schema=table.schema)
+    return table
 
 
 def _parse(batch: _Batch, f: dict[str, Any], text: str, summary: TranscriptsSummary) -> None:
@@ -467,27 +496,33 @@ def _quarantine(batch: _Batch, f: dict[str, Any], reason: str, summary: Transcri
     batch.file_row(f, "quarantined", reason, 0)
 
 
-def _flush(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
-    """Replace the batch's files' rows (Arrow tables scanned by DuckDB), in the writer's transaction."""
+def _replace(con: duckdb.DuckDBPyConnection, batch: _Batch) -> Any:
+    """Delete the rows the batch's files had (when any had) and insert their ``files`` rows, in the
+    writer's transaction; the batch's cues as ``transcripts.cues`` rows (Arrow), to be inserted."""
     import pyarrow as pa
 
-    if not batch.files:
-        return
-    cue_rows = _cue_rows(batch)
     file_rows = pa.Table.from_pylist(list(batch.files.values()), schema=_files_schema())
-    con.register("cue_rows", cue_rows)
     con.register("file_rows", file_rows)
     try:
         if any(f.get("known", True) for f in batch.known):  # (a new file has no rows: no scan for them)
             con.execute(f"delete from {SCHEMA}.cues where file_key in (select file_key from file_rows)")
             con.execute(f"delete from {SCHEMA}.files where file_key in (select file_key from file_rows)")
-        # one insert a batch: a small insert between large ones would keep the large ones in memory
-        # until the commit
-        con.execute(f"insert into {SCHEMA}.cues by name select *, ? as loaded_at from cue_rows", [batch.now])
         con.execute(f"insert into {SCHEMA}.files by name select * exclude (file_no) from file_rows")
     finally:
-        for name in ("cue_rows", "file_rows"):
-            con.unregister(name)
+        con.unregister("file_rows")
+    return _cue_rows(batch)
+
+
+def _insert_cues(con: duckdb.DuckDBPyConnection, cue_rows: Any, now: dt.datetime) -> None:
+    """One insert of the cues, as record batches of a row group each."""
+    import pyarrow as pa
+
+    cue_rows = pa.Table.from_batches(cue_rows.to_batches(max_chunksize=ROW_GROUP), schema=cue_rows.schema)
+    con.register("cue_rows", cue_rows)
+    try:
+        con.execute(f"insert into {SCHEMA}.cues by name select *, ? as loaded_at from cue_rows", [now])
+    finally:
+        con.unregister("cue_rows")
 
 
 READ_AHEAD = 8  # files being read while the one before them is parsed
@@ -557,57 +592,86 @@ def _read_all(
             batch.parse_vtt(summary)
             if batch.rows() >= BATCH_ROWS:  # (counted now, no longer guessed from the bytes)
                 writer.submit(batch)
-                batch = _Batch(now)
+                batch = _Batch(now, batch.pool)
     batch.parse_vtt(summary)
     writer.submit(batch)
 
 
+IN_FLIGHT = 2  # batches submitted to the writer and not written yet, at most
+
+
 class _Writer:
     """Writes batches on one background thread, so the next batch is read and parsed while DuckDB
-    inserts the previous one (DuckDB releases the GIL while it works). At most one batch is in
-    flight; a failed write is raised at the next ``submit`` or at ``close``, and nothing after it
-    is written. Batches are written in transactions of about ``COMMIT_ROWS`` cues (a transaction
+    inserts the previous ones (DuckDB releases the GIL while it works). At most ``IN_FLIGHT``
+    batches wait for it; a failed write is raised at a later ``submit`` or at ``close``, and nothing
+    after it is written. Batches are written in transactions of about ``COMMIT_ROWS`` cues (a transaction
     that large writes its rows to the database file as it goes, and its commit writes no copy of
     them to the WAL): what committed stays, the rest is rolled back and pending again on the next
     run."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.con = con
+        self.now = now  # loaded_at
+        self.waiting: list[Any] = []  # cues of files whose files rows are in, not inserted yet
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts-writer")
-        self.pending = None
+        self.pending: collections.deque = collections.deque()  # futures of the batches submitted
+        self.failed = False
         self.open = False  # a transaction is open
         self.uncommitted = 0  # cues written in it
 
     def _write(self, batch: _Batch) -> None:
-        if not batch.files:
+        if self.failed or not batch.files:
             return
         if not self.open:
             self.con.execute("begin")
             self.open = True
         try:
-            _flush(self.con, batch)
-            self.uncommitted += batch.rows()
+            cue_rows = _replace(self.con, batch)  # (the cues waiting are of other files)
+            self.waiting.append(cue_rows)
+            self.uncommitted += cue_rows.num_rows
             if self.uncommitted >= COMMIT_ROWS:
                 self._end("commit")
+            elif sum(t.num_rows for t in self.waiting) >= INSERT_ROWS:
+                self._insert(everything=False)
         except BaseException:
+            self.failed = True
             self._end("rollback")
             raise
 
-    def _end(self, how: str) -> None:
-        if self.open:
-            self.open, self.uncommitted = False, 0
-            self.con.execute(how)
+    def _insert(self, everything: bool) -> None:
+        """Insert the waiting cues: all of them, or as many whole row groups as they fill (the rest
+        waits for the next batch)."""
+        import pyarrow as pa
 
-    def _wait(self) -> None:
-        if self.pending is not None:
-            future, self.pending = self.pending, None
-            future.result()
+        if not self.waiting:
+            return
+        table = pa.concat_tables(self.waiting).combine_chunks()
+        n = table.num_rows if everything else table.num_rows // ROW_GROUP * ROW_GROUP
+        self.waiting = [table.slice(n)] if n < table.num_rows else []
+        if n:
+            _insert_cues(self.con, table.slice(0, n), self.now)
+
+    def _end(self, how: str) -> None:
+        if not self.open:
+            return
+        if how == "commit":  # the cues still waiting first
+            try:
+                self._insert(everything=True)
+            except BaseException:
+                self._end("rollback")
+                raise
+        self.open, self.uncommitted, self.waiting = False, 0, []
+        self.con.execute(how)
+
+    def _wait(self, keep: int = 0) -> None:
+        while len(self.pending) > keep:
+            self.pending.popleft().result()
 
     def submit(self, batch: _Batch) -> None:
-        self._wait()
-        self.pending = self.pool.submit(self._write, batch)
+        self._wait(keep=IN_FLIGHT - 1)
+        self.pending.append(self.pool.submit(self._write, batch))
 
     def close(self, ok: bool) -> None:
         """Wait for the last batch; commit (``ok``: every file was read) or roll back."""
@@ -621,10 +685,35 @@ class _Writer:
             self._end("commit" if ok else "rollback")
 
 
+# Arrow's memory pool while the stage runs: the C library's allocator. Arrow's default (mimalloc)
+# spent ~0.2-0.5 s more system time on the semester archive (fresh pages for every batch's
+# columns); None keeps the default.
+ARROW_POOL: str | None = "system"
+
+
+@contextlib.contextmanager
+def _arrow_pool() -> Iterator[None]:
+    """``ARROW_POOL`` as pyarrow's default memory pool (process-wide), the one before it after.
+    Arrays made meanwhile keep their pool; any pool is correct, only the time differs."""
+    import pyarrow as pa
+
+    if ARROW_POOL is None:
+        yield
+        return
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(getattr(pa, f"{ARROW_POOL}_memory_pool")())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
+
+
 def run_transcripts(
     con: duckdb.DuckDBPyConnection | None = None, rebuild_index: bool = True
 ) -> TranscriptsSummary:
     """Parse and load every copied text file not loaded at its current checksum."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from pipelines import clock, paths
 
     started = time.perf_counter()
@@ -638,14 +727,20 @@ def run_transcripts(
         todo, summary.files_unchanged = pending(con)
         now = clock.now().astimezone(dt.UTC)
         filesystems: dict[str, Any] = {}  # destination root -> fsspec filesystem
-        batch = _Batch(now)
-        writer = _Writer(con)
+        writer = _Writer(con, now)
         ok = False
         try:
-            _read_all(todo, filesystems, batch, writer, summary, now)
-            ok = True
+            with (
+                _arrow_pool(),
+                ThreadPoolExecutor(
+                    max(1, PARSE_THREADS - 1), thread_name_prefix="transcripts-parse"
+                ) as parsers,
+            ):
+                _read_all(todo, filesystems, _Batch(now, parsers), writer, summary, now)
+                ok = True
         finally:
-            writer.close(ok)
+            with _arrow_pool():
+                writer.close(ok)
         changed = summary.files_parsed + summary.files_quarantined > 0
         if rebuild_index:
             from pipelines.transcripts import search

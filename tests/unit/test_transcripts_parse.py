@@ -412,7 +412,7 @@ def test_a_run_that_fails_rolls_back_its_open_transaction(tmp_path: Path) -> Non
         batch = _Batch(now)
         batch.add_cues(f, [(1, 1.0, 2.0, "Ana", "hello")])
         batch.file_row(f, "parsed", None, 1)
-        writer = _Writer(con)
+        writer = _Writer(con, now)
         writer.submit(batch)
         writer.close(ok)
         assert con.execute("select count(*) from transcripts.cues").fetchone()[0] == rows
@@ -421,4 +421,86 @@ def test_a_run_that_fails_rolls_back_its_open_transaction(tmp_path: Path) -> Non
         now + dt.timedelta(seconds=1),
         now,
     )
+    con.close()
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_cues_waiting_for_a_whole_row_group_are_written_once_or_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ok: bool
+) -> None:
+    """The writer inserts whole row groups and keeps the rest of a batch for the next insert: with
+    row groups of 3 cues, files of 1 to 5 cues in batches of 2 files, every cue lands once (a
+    commit inserts what still waits), and a failed run leaves nothing of its transaction."""
+    from pipelines.transcripts import stage
+
+    monkeypatch.setattr(stage, "ROW_GROUP", 3)
+    monkeypatch.setattr(stage, "INSERT_ROWS", 6)
+    monkeypatch.setattr(stage, "COMMIT_ROWS", 12)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_tables(con)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    writer = stage._Writer(con, now)
+    want = []
+    for b in range(4):
+        batch = stage._Batch(now)
+        for k in range(2):
+            key = f"f{b}{k}"
+            f = {
+                "file_key": key,
+                "meeting_uuid": "m",
+                "file_type": "TRANSCRIPT",
+                "dest_url": key,
+                "sha256": "s",
+                "recording_start": now,
+                "known": False,
+            }
+            cues = [(i, float(i), i + 0.5, None, f"{key} {i}") for i in range(1, 2 + (2 * b + k) % 5)]
+            batch.add_cues(f, cues)
+            batch.file_row(f, "parsed", None, len(cues))
+            want += [(key, i) for i, *_ in cues]
+        writer.submit(batch)
+    writer.close(ok)
+    got = con.execute("select file_key, cue_index from transcripts.cues order by all").fetchall()
+    assert len(got) == len(set(got))
+    # a files row comes with all its cues, a cue with its files row: what committed stays whole
+    per_file = con.execute(
+        "select f.file_key, f.cue_count, count(c.file_key) from transcripts.files as f "
+        "full join transcripts.cues as c using (file_key) group by all"
+    ).fetchall()
+    assert all(key is not None and count == cues for key, count, cues in per_file)
+    if ok:
+        assert got == sorted(want) and len(per_file) == 8
+    else:  # the first transaction (batches 1-3, 16 cues) committed, the last one (5 cues) did not
+        assert len(got) == 16 and set(got) < set(want)
+    con.close()
+
+
+def test_a_failed_write_stops_the_writer_and_rolls_back(tmp_path: Path) -> None:
+    """Batches queue for the writer: when one fails (here a files row DuckDB refuses), the batches
+    queued after it are not written, ``close`` raises, and the open transaction is rolled back."""
+    from pipelines.transcripts.stage import _Batch, _Writer
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_tables(con)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    writer = _Writer(con, now)
+    with pytest.raises(duckdb.ConstraintException):
+        for key in ("a", "a", "b", "c"):  # the second "a" breaks transcripts.files' primary key
+            f = {
+                "file_key": key,
+                "meeting_uuid": "m",
+                "file_type": "TRANSCRIPT",
+                "dest_url": key,
+                "sha256": "s",
+                "recording_start": now,
+                "known": False,
+            }
+            batch = _Batch(now)
+            batch.add_cues(f, [(1, 1.0, 2.0, None, key)])
+            batch.file_row(f, "parsed", None, 1)
+            writer.submit(batch)
+        writer.close(True)
+    writer.close(False)  # (run_transcripts closes the writer again when the run fails)
+    assert con.execute("select count(*) from transcripts.cues").fetchone()[0] == 0
+    assert con.execute("select count(*) from transcripts.files").fetchone()[0] == 0
     con.close()
