@@ -166,8 +166,13 @@ def connect(
 
     ``snapshot`` pins the lake at that DuckLake snapshot (a consistent published state).
     A writable connection at the latest snapshot is a new session on the process's one attached
-    instance (:func:`session`); closing it leaves the instance attached for the next caller."""
-    if not read_only and snapshot is None:
+    instance (:func:`session`); closing it leaves the instance attached for the next caller. So is
+    a ``read_only`` one when that instance exists already; otherwise a read-only connection
+    attaches the lake read-only in an instance of its own (it never creates a catalog)."""
+    if snapshot is None and (not read_only or _attached(lake)):
+        # a read at the latest snapshot in a process that already attached this lake (the
+        # transform's checks after dbt, a load's reads) is a session of that instance: a new
+        # instance would cost its extension checks and ATTACH again (0.5-1 s) for one query
         return session(lake, check_storage=check_storage)
     return _open(lake, read_only=read_only, snapshot=snapshot, check_storage=check_storage)
 
@@ -196,6 +201,12 @@ def _identity(lake: LakeSettings) -> tuple:
         lake.aws_access_key_id,
         lake.aws_secret_access_key,
     )
+
+
+def _attached(lake: LakeSettings) -> bool:
+    """Whether this process already holds an instance with ``lake`` attached."""
+    with _SHARED_LOCK:
+        return _identity(lake) in _SHARED
 
 
 def session(lake: LakeSettings, *, check_storage: bool = True) -> duckdb.DuckDBPyConnection:
