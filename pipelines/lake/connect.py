@@ -277,28 +277,40 @@ def _open(
             con.execute(s3_secret_sql(lake))
         if check_storage and not read_only:
             check_data_path(con, lake)
-        options = [f"data_path {_sql(lake.data_path)}"]
-        if not lake.is_motherduck:
-            options.append(f"metadata_schema {_sql(lake.metadata_schema)}")
-        if lake.catalog_password:
-            options.append(f"meta_secret {_sql(CATALOG_SECRET)}")
-        if read_only:
-            options.append("read_only")
-        if snapshot is not None:
-            options.append(f"snapshot_version {int(snapshot)}")
-        prefix = "ducklake:" if lake.is_motherduck else "ducklake:postgres:"
-        try:
-            con.execute(f"attach {_sql(prefix + lake.catalog_dsn())} as {lake.name} ({', '.join(options)})")
-        except duckdb.Error as exc:
-            problem = _classify(exc, lake)
-            if problem is not None:
-                raise problem from None
-            raise
+        attach(con, lake, read_only=read_only, snapshot=snapshot)
         con.execute(f"use {lake.name}")
     except BaseException:
         con.close()
         raise
     return con
+
+
+def attach(
+    con: duckdb.DuckDBPyConnection,
+    lake: LakeSettings,
+    *,
+    read_only: bool = False,
+    snapshot: int | None = None,
+) -> None:
+    """ATTACH ``lake`` as ``lake.name`` on a connection made by :func:`connect` (its secrets exist):
+    a second view of the same lake (another snapshot) costs an ATTACH, not a new instance."""
+    options = [f"data_path {_sql(lake.data_path)}"]
+    if not lake.is_motherduck:
+        options.append(f"metadata_schema {_sql(lake.metadata_schema)}")
+    if lake.catalog_password:
+        options.append(f"meta_secret {_sql(CATALOG_SECRET)}")
+    if read_only:
+        options.append("read_only")
+    if snapshot is not None:
+        options.append(f"snapshot_version {int(snapshot)}")
+    prefix = "ducklake:" if lake.is_motherduck else "ducklake:postgres:"
+    try:
+        con.execute(f"attach {_sql(prefix + lake.catalog_dsn())} as {lake.name} ({', '.join(options)})")
+    except duckdb.Error as exc:
+        problem = _classify(exc, lake)
+        if problem is not None:
+            raise problem from None
+        raise
 
 
 def is_conflict(exc: BaseException) -> bool:
