@@ -127,6 +127,29 @@ def latencies(lines: str) -> dict:
     }
 
 
+def lake_snapshot(env: dict[str, str]) -> int | None:
+    """The lake's newest snapshot id (each DuckLake commit is one), read between the timed steps."""
+    from pipelines.lake.connect import connect
+    from pipelines.lake.settings import lake_settings
+
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("WAREHOUSE__", "MW_WAREHOUSE_KIND"))})
+    try:
+        lake = lake_settings()
+        con = connect(lake, read_only=True)
+        try:
+            return int(
+                con.execute(f"select max(snapshot_id) from ducklake_snapshots('{lake.name}')").fetchone()[0]
+            )
+        finally:
+            con.close()
+    except Exception:  # the count is a diagnostic: never fail the bench over it
+        return None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def scenario(
     kind: str, base_env: dict[str, str], sandbox_url: str, dest: str, solo_env: dict[str, str] | None = None
 ) -> dict:
@@ -134,6 +157,14 @@ def scenario(
     requests.post(f"{admin}/clock", json={"offset_seconds": -86400}, timeout=30).raise_for_status()
     env = base_env
     out: dict = {}
+    commits: dict[str, int] = {}  # lake: DuckLake commits (snapshots) per step
+
+    def count(step: str, before: int | None) -> int | None:
+        after = lake_snapshot(env) if kind == "lake" else None
+        if before is not None and after is not None:
+            commits[step] = after - before
+        return after
+
     if kind == "file":
         out["load_s"], _ = run(["load"], env)
         out["recordings_s"], _ = run(["recordings", "--dest", dest], env)
@@ -155,7 +186,9 @@ def scenario(
                     del procs[key]
             time.sleep(0.05)
         out["load_and_recordings_wall_s"] = time.perf_counter() - first
+    mark = count("load_and_recordings", None)
     out["transform_full_s"], _ = run(["transform"], env)
+    mark = count("transform_full", mark)
     requests.post(f"{admin}/clock", json={"offset_seconds": 0}, timeout=30).raise_for_status()
     stop = Path(tempfile.mktemp(prefix="mw-bench-stop-"))
     reader = subprocess.Popen(
@@ -168,9 +201,13 @@ def scenario(
     )
     out["incremental_load_s"], _ = run(["load"], env)
     stop.touch()
+    mark = count("incremental_load", mark)
     out["reader_during_load"] = latencies(reader.communicate()[0])
     stop.unlink(missing_ok=True)
     out["incremental_transform_s"], _ = run(["transform"], env)
+    count("incremental_transform", mark)
+    if commits:
+        out["lake_commits"] = commits
     rest = out["transform_full_s"] + out["incremental_load_s"] + out["incremental_transform_s"]
     # the first load as on the file: alone (on the lake it also ran beside recordings, below)
     out["pipeline_total_s"] = round(out.get("load_alone_s", out["load_s"]) + rest, 2)

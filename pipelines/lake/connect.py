@@ -166,8 +166,13 @@ def connect(
 
     ``snapshot`` pins the lake at that DuckLake snapshot (a consistent published state).
     A writable connection at the latest snapshot is a new session on the process's one attached
-    instance (:func:`session`); closing it leaves the instance attached for the next caller."""
-    if not read_only and snapshot is None:
+    instance (:func:`session`); closing it leaves the instance attached for the next caller. So is
+    a ``read_only`` one when that instance exists already; otherwise a read-only connection
+    attaches the lake read-only in an instance of its own (it never creates a catalog)."""
+    if snapshot is None and (not read_only or _attached(lake)):
+        # a read at the latest snapshot in a process that already attached this lake (the
+        # transform's checks after dbt, a load's reads) is a session of that instance: a new
+        # instance would cost its extension checks and ATTACH again (0.5-1 s) for one query
         return session(lake, check_storage=check_storage)
     return _open(lake, read_only=read_only, snapshot=snapshot, check_storage=check_storage)
 
@@ -196,6 +201,12 @@ def _identity(lake: LakeSettings) -> tuple:
         lake.aws_access_key_id,
         lake.aws_secret_access_key,
     )
+
+
+def _attached(lake: LakeSettings) -> bool:
+    """Whether this process already holds an instance with ``lake`` attached."""
+    with _SHARED_LOCK:
+        return _identity(lake) in _SHARED
 
 
 def session(lake: LakeSettings, *, check_storage: bool = True) -> duckdb.DuckDBPyConnection:
@@ -266,28 +277,40 @@ def _open(
             con.execute(s3_secret_sql(lake))
         if check_storage and not read_only:
             check_data_path(con, lake)
-        options = [f"data_path {_sql(lake.data_path)}"]
-        if not lake.is_motherduck:
-            options.append(f"metadata_schema {_sql(lake.metadata_schema)}")
-        if lake.catalog_password:
-            options.append(f"meta_secret {_sql(CATALOG_SECRET)}")
-        if read_only:
-            options.append("read_only")
-        if snapshot is not None:
-            options.append(f"snapshot_version {int(snapshot)}")
-        prefix = "ducklake:" if lake.is_motherduck else "ducklake:postgres:"
-        try:
-            con.execute(f"attach {_sql(prefix + lake.catalog_dsn())} as {lake.name} ({', '.join(options)})")
-        except duckdb.Error as exc:
-            problem = _classify(exc, lake)
-            if problem is not None:
-                raise problem from None
-            raise
+        attach(con, lake, read_only=read_only, snapshot=snapshot)
         con.execute(f"use {lake.name}")
     except BaseException:
         con.close()
         raise
     return con
+
+
+def attach(
+    con: duckdb.DuckDBPyConnection,
+    lake: LakeSettings,
+    *,
+    read_only: bool = False,
+    snapshot: int | None = None,
+) -> None:
+    """ATTACH ``lake`` as ``lake.name`` on a connection made by :func:`connect` (its secrets exist):
+    a second view of the same lake (another snapshot) costs an ATTACH, not a new instance."""
+    options = [f"data_path {_sql(lake.data_path)}"]
+    if not lake.is_motherduck:
+        options.append(f"metadata_schema {_sql(lake.metadata_schema)}")
+    if lake.catalog_password:
+        options.append(f"meta_secret {_sql(CATALOG_SECRET)}")
+    if read_only:
+        options.append("read_only")
+    if snapshot is not None:
+        options.append(f"snapshot_version {int(snapshot)}")
+    prefix = "ducklake:" if lake.is_motherduck else "ducklake:postgres:"
+    try:
+        con.execute(f"attach {_sql(prefix + lake.catalog_dsn())} as {lake.name} ({', '.join(options)})")
+    except duckdb.Error as exc:
+        problem = _classify(exc, lake)
+        if problem is not None:
+            raise problem from None
+        raise
 
 
 def is_conflict(exc: BaseException) -> bool:

@@ -64,6 +64,14 @@ def _classes() -> tuple[type, type]:
             self._conn, self._shared = con, True
             return con
 
+        def truncate_tables(self, *tables: str) -> None:
+            # dlt empties the staging tables before a load with one DELETE per table, each its
+            # own DuckLake commit (a round of catalog writes); in one transaction they are one
+            if not tables:
+                return
+            with self.begin_transaction():
+                super().truncate_tables(*tables)
+
         def close_connection(self) -> None:
             if not self._shared:
                 return super().close_connection()
@@ -101,6 +109,12 @@ def _classes() -> tuple[type, type]:
             # replaying the commit; on two cores the package took 1.6x as long as in sequence
             caps = super().adjust_capabilities(caps, config, naming)
             caps.loader_parallelism_strategy = "sequential"
+            # dlt runs a job's SQL (a merge: DELETE the staged keys, INSERT the staged rows) in a
+            # transaction only when the destination says it has them; dlt's DuckDB capabilities
+            # leave that unset, so each statement committed alone: two DuckLake snapshots per
+            # merged table, and a reader at the latest snapshot could see the old rows deleted
+            # before the new ones arrived. DuckLake transactions cover DML: one commit per merge.
+            caps.supports_transactions = True
             return caps
 
     return SharedLakeClient, SharedDuckLake

@@ -15,7 +15,8 @@ import logging
 
 import duckdb
 
-from pipelines.lake.connect import connect, retry_conflicts
+from pipelines.lake.connect import _open as open_instance
+from pipelines.lake.connect import attach, connect, retry_conflicts
 from pipelines.lake.settings import LakeSettings
 
 log = logging.getLogger("pipelines.lake.publish")
@@ -48,24 +49,45 @@ def mark_published(lake: LakeSettings) -> dict[str, int]:
     return {"snapshot_id": snapshot}
 
 
+def _published_on(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    found = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'main' "
+        "and table_name = 'snapshot_info'",
+        [name],
+    ).fetchone()[0]
+    if not found:
+        return None
+    return int(con.execute(f'select max(snapshot_id) from "{name}".main.snapshot_info').fetchone()[0])
+
+
 def published_snapshot(lake: LakeSettings) -> int | None:
     con = connect(lake, read_only=True)
     try:
-        found = con.execute(
-            "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'main' "
-            "and table_name = 'snapshot_info'",
-            [lake.name],
-        ).fetchone()[0]
-        if not found:
-            return None
-        return int(con.execute("select max(snapshot_id) from main.snapshot_info").fetchone()[0])
+        return _published_on(con, lake.name)
     finally:
         con.close()
 
 
 def open_published(lake: LakeSettings, *, latest: bool = False) -> duckdb.DuckDBPyConnection:
     """A read-only connection on the lake attached as ``serving`` at the published snapshot (the
-    latest snapshot when ``latest`` or when nothing was published yet)."""
+    latest snapshot when ``latest`` or when nothing was published yet).
+
+    One DuckDB instance: the lake is attached at its latest snapshot to read which one is
+    published, then attached again at that snapshot in the same instance (a second instance would
+    cost the extensions' signature checks again, about 0.4 s)."""
     reader = dataclasses.replace(lake, name=READER_ALIAS)
-    snapshot = None if latest else published_snapshot(reader)
-    return connect(reader, read_only=True, snapshot=snapshot)
+    con = open_instance(reader, read_only=True)  # its own instance, never a shared one: it detaches
+    if latest:
+        return con
+    try:
+        snapshot = _published_on(con, READER_ALIAS)
+        if snapshot is None:  # nothing published yet: the latest state
+            return con
+        con.execute("use memory")
+        con.execute(f"detach {READER_ALIAS}")
+        attach(con, reader, read_only=True, snapshot=snapshot)
+        con.execute(f"use {READER_ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con

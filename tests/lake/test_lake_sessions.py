@@ -49,11 +49,33 @@ def test_dlt_and_the_project_share_one_attached_instance(postgres, s3_endpoint, 
         con = connect(lake)
         assert con.execute("select answer from memory.main.instance_probe").fetchall() == [(42,)]
         assert con.execute("select id from probe.rows order by id").fetchall() == [(i,) for i in range(5)]
+        # the second merge (delete the staged keys, insert the staged rows) was one commit: no
+        # snapshot of probe.rows has its delete without its insert (a reader never saw rows 2-4 gone)
+        meta = f'"__ducklake_metadata_{lake.name}"."{lake.metadata_schema}"'
+        (rows_id,) = con.execute(
+            f"select t.table_id from {meta}.ducklake_table t join {meta}.ducklake_schema s using (schema_id) "
+            "where s.schema_name = 'probe' and t.table_name = 'rows' and t.end_snapshot is null"
+        ).fetchone()
+        touched = [
+            {kind for kind, ids in changes.items() if str(rows_id) in ids}
+            for (changes,) in con.execute(f"select changes from ducklake_snapshots('{lake.name}')").fetchall()
+        ]
+        deletes = [kinds for kinds in touched if kinds & {"tables_deleted_from", "inlined_delete"}]
+        assert len(deletes) == 1, touched
+        assert deletes[0] & {"tables_inserted_into", "inlined_insert"}, touched
         con.close()
+        # a read at the latest snapshot, once the process has the lake attached, is a session too
+        latest = connect(lake, read_only=True)
+        assert latest.execute("select answer from memory.main.instance_probe").fetchall() == [(42,)]
+        snapshot = latest.execute(
+            f"select max(snapshot_id) from ducklake_snapshots('{lake.name}')"
+        ).fetchone()[0]
+        latest.close()
         # a reader at a snapshot opens its own instance: the probe is not there
-        reader = connect(lake, read_only=True)
+        reader = connect(lake, read_only=True, snapshot=snapshot)
         with pytest.raises(duckdb.CatalogException):
             reader.execute("select * from memory.main.instance_probe")
+        assert reader.execute("select id from probe.rows order by id").fetchall() == [(i,) for i in range(5)]
         reader.close()
     finally:
         close_sessions()
