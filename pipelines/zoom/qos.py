@@ -18,7 +18,9 @@ nulls for its fields.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -360,6 +362,31 @@ def unique_minutes(table: pa.Table) -> tuple[pa.Table, int]:
         return table, 0
     keep = pc.sort_indices(first.column("_row_min"))
     return table.take(first.column("_row_min").take(keep)), table.num_rows - first.num_rows
+
+
+DLT_LOAD_ID = "_dlt_load_id"
+DLT_ID = "_dlt_id"
+
+
+def dlt_ids(n: int) -> pa.Array:
+    """``n`` random row ids for ``_dlt_id``, built in one go (dlt's normaliser makes them one Python
+    string at a time): each the base64 of 12 random bytes, 16 characters, unique as dlt's own."""
+    data = base64.b64encode(secrets.token_bytes(12 * n))
+    offsets = pa.array(range(0, 16 * (n + 1), 16), pa.int32())
+    return pa.StringArray.from_buffers(n, offsets.buffers()[1], pa.py_buffer(data))
+
+
+def with_dlt_columns(table: pa.Table, load_id: str) -> pa.Table:
+    """``table`` with dlt's ``_dlt_load_id`` (``load_id``; the extract step sets it again) and
+    ``_dlt_id`` appended, in the order dlt's normaliser gives them. With both present and the
+    columns in the stored schema's order, dlt's normalize step takes the extracted Parquet file as it
+    is (``add_dlt_id`` off, see :func:`pipelines.zoom.pipeline._configure_dlt`) instead of reading
+    and rewriting the widest table of the load to add them."""
+    n = table.num_rows
+    indices = pa.nulls(n, pa.int32()).fill_null(0)
+    load_ids = pa.DictionaryArray.from_arrays(indices, pa.array([load_id], pa.string()))
+    table = table.append_column(pa.field(DLT_LOAD_ID, load_ids.type, nullable=False), load_ids)
+    return table.append_column(pa.field(DLT_ID, pa.string(), nullable=False), dlt_ids(n))
 
 
 def flatten_qos(meeting_uuid: str, participants: Sequence[Mapping[str, Any]]) -> pa.Table:
