@@ -21,14 +21,21 @@ both sides are mostly start-up cost.)
    into its listing (``ZoomClient.collect``), then exactly what ``meeting_details`` in
    :mod:`pipelines.zoom` does after the HTTP call: ``valid_qos`` (quarantine checks),
    ``QosColumns.add_participants``, and every ``QOS_FLUSH_ROWS`` minutes ``_flush_details`` (the
-   Arrow table, one row per key, the ``participant_qos`` hints: merge on the key), then the load's
-   own steps (``_configure_dlt``; extract with Parquet, normalize, load) into a fresh DuckDB file.
+   Arrow table, one row per key, ``_dlt_id``, the ``participant_qos`` hints: merge on the key, in
+   place), then the load's own steps (``_configure_dlt``; extract with Parquet, normalize, load)
+   into a fresh DuckDB file through the load's own destination
+   (:class:`pipelines.zoom.destination.duckdb_in_place`: each Parquet file's keys deleted and rows
+   inserted in one transaction, no staging copy). ``--stock`` also times dlt's own ``duckdb``
+   destination (staging dataset, then one delete-insert), what the load used before.
    JSON decoding is timed apart: on the source's side it happens in the HTTP client.
 
-Both tables are checked equal (row count = the generator's participant-minutes, and ``except all``
-both ways over every column). Writes a new entry to ``bench/results/zoom_load.json`` (older entries
-kept). Runs: ``python bench/load_scale.py`` (3 days x 6,000 meetings: ~1.2 million minutes, ~1 GB of
-NDJSON); ``--days 1 --meetings-per-day 300`` for a quick check (< 1 min).
+``--rounds N`` alternates ``read_json`` and the dlt path(s) N times (the machine is shared: ratios
+are medians of same-round pairs, each round records its load average). Both tables are checked equal
+after every dlt run (row count = the generator's participant-minutes, and ``except all`` both ways
+over every column). Writes a new entry to ``bench/results/zoom_load.json`` (older entries kept);
+``--profile`` adds a cProfile of one more dlt run. Runs: ``python bench/load_scale.py`` (3 days x
+6,000 meetings: ~1.2 million minutes, ~1.3 GB of NDJSON, ~3 min on a quiet machine);
+``--days 1 --meetings-per-day 300`` for a quick check (< 1 min).
 """
 
 from __future__ import annotations

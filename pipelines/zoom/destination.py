@@ -3,7 +3,7 @@ file by file straight into its final table, without dlt's staging copy.
 
 Why: dlt merges (``delete-insert``) by loading every file of the package into a staging dataset,
 then, once all of them are in, deleting the staged keys from the final table and copying the staged
-rows over. For ``participant_qos`` (about a hundred text columns, a million rows a hospital day) that
+rows over. For ``participant_qos`` (125 text columns, a million rows a hospital day) that
 is the widest table written twice: about half of the load step (``bench/load_scale.py``).
 
 What a marked table gets instead, per Parquet file of the package, in **one transaction**::
