@@ -52,7 +52,7 @@ from pipelines.zoom.client import (
     zoom_error_of,
 )
 from pipelines.zoom.journal import FetchJournal, listing_key, settled
-from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp, unique_minutes
+from pipelines.zoom.qos import QosColumns, parse_zoom_timestamp, unique_minutes, with_dlt_columns
 from pipelines.zoom.schema import (
     ACTIVE_HOSTS_COLUMNS,
     MEETINGS_COLUMNS,
@@ -541,9 +541,17 @@ def _flush_details(sessions: list[dict], qos: QosColumns, fetch_log: list[dict])
         table, repeats = unique_minutes(qos.to_arrow())
         if repeats:
             log.warning("Zoom listed %d QoS minutes twice for the same participant; each kept once", repeats)
-        yield to_table("participant_qos", table)
+        yield to_table("participant_qos", with_dlt_columns(table, _load_id()))
     if fetch_log:
         yield to_table("meeting_fetch_log", fetch_log)
+
+
+def _load_id() -> str:
+    """The load id of the package being extracted (dlt sets ``_dlt_load_id`` to it again)."""
+    try:
+        return str(dlt.current.load_package()["load_id"])
+    except Exception:  # outside an extract: the extract step fills the column in
+        return ""
 
 
 def _drain(ctx: HarvestContext) -> Iterator[Any]:

@@ -150,20 +150,33 @@ def build_client(
     )
 
 
+def zoom_destination() -> Any:
+    """The warehouse's dlt destination; on the DuckDB file, the one that merges ``participant_qos``
+    in place (:mod:`pipelines.zoom.destination`), on a lake dlt's own ``ducklake``."""
+    destination = wh.dlt_destination()
+    if wh.is_lake():
+        return destination
+    from pipelines.zoom.destination import duckdb_in_place
+
+    return duckdb_in_place(**destination.config_params)
+
+
 def zoom_pipeline() -> dlt.Pipeline:
     """The dlt pipeline writing ``zoom_raw`` in the warehouse (the file or the lake: :mod:`pipelines.warehouse`)."""
     return dlt.pipeline(
         PIPELINE_NAME,
-        destination=wh.dlt_destination(),
+        destination=zoom_destination(),
         dataset_name=DATASET_NAME,
         pipelines_dir=str(wh.dlt_pipelines_dir()),
     )
 
 
 def _configure_dlt() -> None:
-    # Arrow tables (QoS) skip dlt's row normaliser; the contract still wants these two columns.
+    # Arrow tables (QoS) skip dlt's row normaliser; the contract still wants these two columns: the
+    # extract step sets _dlt_load_id, the source adds _dlt_id itself (pipelines.zoom.qos.with_dlt_columns),
+    # so dlt's normalize step does not read and rewrite the QoS Parquet files to add it
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = True
+    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = False
 
 
 # ----------------------------------------------------------------------------- progress

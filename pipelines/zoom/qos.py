@@ -18,8 +18,11 @@ nulls for its fields.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import pyarrow as pa
@@ -207,18 +210,108 @@ def _scalar_text(arr: pa.Array) -> pa.Array | None:
     return arr if t == pa.string() else arr.cast(pa.string())
 
 
+_CONVERT_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
+
+
+class _MinuteType:
+    """The shape of the last minutes Arrow typed, to convert the next ones without inferring again.
+
+    ``text`` is a struct of ``date_time`` and the blocks whose fields were all text: the next minutes
+    are converted to it directly (Arrow's inference pass over every value is about 40% of the
+    conversion). Blocks with other scalars (``wifi_rssi``'s integers) are ``side`` blocks, still
+    inferred, one short list each: a typed integer field would take ``1.5`` as ``1``."""
+
+    def __init__(self, text: pa.StructType, side: tuple[str, ...]) -> None:
+        self.text, self.side = text, side
+
+    @classmethod
+    def learn(cls, arr: pa.StructArray) -> _MinuteType | None:
+        fields, side = [], []
+        for field in arr.type:
+            if field.name == "date_time" and pa.types.is_string(field.type):
+                fields.append(field)
+            elif not pa.types.is_struct(field.type) or field.type.num_fields == 0:
+                return None
+            elif not {f.name for f in field.type} <= _KNOWN_SETS.get(field.name, frozenset()):
+                return None  # only Zoom's published blocks and fields: new ones are inferred each time
+            elif all(pa.types.is_string(f.type) for f in field.type):
+                fields.append(field)
+            elif all(f.type in _TEXT_TYPES and not pa.types.is_null(f.type) for f in field.type):
+                side.append(field.name)
+            else:
+                return None
+        return cls(pa.struct(fields), tuple(side))
+
+    def convert(self, samples: list[Any]) -> list[tuple[str, pa.Array]] | None:
+        """``(top-level key, array)`` for every key of the shape, or None unless the minutes hold
+        exactly what the arrays hold: every key Zoom sent is one of the shape's, none is null.
+
+        Arrow's conversion to a given type ignores keys it does not know, so that is checked by
+        counting: keys of the minutes (``len`` of each) against non-null top-level values, and keys
+        of their blocks (plus the length of ``date_time``, the one top-level string) against
+        non-null block fields (plus ``date_time``'s length in Arrow). Equal counts leave no room for
+        an unknown key or a null; anything else falls back to inferring the whole batch."""
+        try:
+            arr = pa.array(samples, self.text)
+            top = sum(map(len, samples))
+            inner = sum(map(len, chain.from_iterable(map(dict.values, samples))))
+            if not set(map(type, chain.from_iterable(map(dict.values, samples)))) <= _BLOCK_TYPES:
+                return None  # Arrow would take a list of pairs for a block; inference does not
+            parts = [(f.name, arr.field(i)) for i, f in enumerate(self.text)]
+            parts += [(name, pa.array([s.get(name) for s in samples])) for name in self.side]
+        except _CONVERT_ERRORS:
+            return None
+        if arr.null_count:
+            return None
+        n = len(samples)
+        parts = [(name, child) for name, child in parts if not pa.types.is_null(child.type)]  # absent
+        top_arrow = inner_arrow = 0
+        for name, child in parts:
+            top_arrow += n - child.null_count
+            if name == "date_time":
+                inner_arrow += pc.sum(pc.utf8_length(child)).as_py() or 0
+            elif not pa.types.is_struct(child.type):
+                return None
+            else:
+                inner_arrow += sum(n - g.null_count for g in child.flatten())
+        if top != top_arrow or inner != inner_arrow:
+            return None
+        return parts
+
+
+_LAST_TYPE: _MinuteType | None = None
+_BLOCK_TYPES = frozenset((dict, str))
+
+
 def _struct_columns(samples: list[Any]) -> dict[str, pa.Array] | None:
     """Minutes -> ``{"date_time": ..., "<block>__<field>": ...}`` through Arrow's type inference, or
-    None when the minutes are not all "objects of blocks of scalars" (then the per-value path runs)."""
+    None when the minutes are not all "objects of blocks of scalars" (then the per-value path runs).
+
+    Minutes shaped like the last batch are converted to its type without inferring
+    (:class:`_MinuteType`); the columns are the same either way."""
+    global _LAST_TYPE
+    shape = _LAST_TYPE
+    parts = shape.convert(samples) if shape is not None else None
+    if parts is not None:
+        return _columns_of(parts, len(samples))
     try:
         arr = pa.array(samples)
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+    except _CONVERT_ERRORS:
         return None
     if not pa.types.is_struct(arr.type) or arr.null_count:
         return None
-    out: dict[str, pa.Array] = {"date_time": pa.nulls(len(samples), pa.string())}
-    for i, child in enumerate(arr.flatten()):
-        key = arr.type.field(i).name
+    out = _columns_of(
+        [(arr.type.field(i).name, arr.field(i)) for i in range(arr.type.num_fields)], len(samples)
+    )
+    if out is not None:
+        _LAST_TYPE = _MinuteType.learn(arr)
+    return out
+
+
+def _columns_of(parts: list[tuple[str, pa.Array]], n: int) -> dict[str, pa.Array] | None:
+    """The columns of a minutes struct's top-level ``(key, array)`` pairs (None: not flat enough)."""
+    out: dict[str, pa.Array] = {"date_time": pa.nulls(n, pa.string())}
+    for key, child in parts:
         if key == "date_time":
             if not (pa.types.is_string(child.type) or pa.types.is_null(child.type)):
                 return None
@@ -360,6 +453,31 @@ def unique_minutes(table: pa.Table) -> tuple[pa.Table, int]:
         return table, 0
     keep = pc.sort_indices(first.column("_row_min"))
     return table.take(first.column("_row_min").take(keep)), table.num_rows - first.num_rows
+
+
+DLT_LOAD_ID = "_dlt_load_id"
+DLT_ID = "_dlt_id"
+
+
+def dlt_ids(n: int) -> pa.Array:
+    """``n`` random row ids for ``_dlt_id``, built in one go (dlt's normaliser makes them one Python
+    string at a time): each the base64 of 12 random bytes, 16 characters, unique as dlt's own."""
+    data = base64.b64encode(secrets.token_bytes(12 * n))
+    offsets = pa.array(range(0, 16 * (n + 1), 16), pa.int32())
+    return pa.StringArray.from_buffers(n, offsets.buffers()[1], pa.py_buffer(data))
+
+
+def with_dlt_columns(table: pa.Table, load_id: str) -> pa.Table:
+    """``table`` with dlt's ``_dlt_load_id`` (``load_id``; the extract step sets it again) and
+    ``_dlt_id`` appended, in the order dlt's normaliser gives them. With both present and the
+    columns in the stored schema's order, dlt's normalize step takes the extracted Parquet file as it
+    is (``add_dlt_id`` off, see :func:`pipelines.zoom.pipeline._configure_dlt`) instead of reading
+    and rewriting the widest table of the load to add them."""
+    n = table.num_rows
+    indices = pa.nulls(n, pa.int32()).fill_null(0)
+    load_ids = pa.DictionaryArray.from_arrays(indices, pa.array([load_id], pa.string()))
+    table = table.append_column(pa.field(DLT_LOAD_ID, load_ids.type, nullable=False), load_ids)
+    return table.append_column(pa.field(DLT_ID, pa.string(), nullable=False), dlt_ids(n))
 
 
 def flatten_qos(meeting_uuid: str, participants: Sequence[Mapping[str, Any]]) -> pa.Table:

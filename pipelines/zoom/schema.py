@@ -194,9 +194,15 @@ TABLES: dict[str, dict[str, Any]] = {
     "participant_qos": {
         "primary_key": ["meeting_uuid", "user_id", "date_time"],
         "columns": QOS_COLUMNS,
-        # the source hands over each key once per load (pipelines.zoom.qos.unique_minutes), so the
-        # merge skips dlt's de-duplication window over the staged rows (the widest table by far)
-        "table_hints": {"x-stage-data-deduplicated": True},
+        "table_hints": {
+            # the source hands over each key once per load (pipelines.zoom.qos.unique_minutes), so the
+            # merge skips dlt's de-duplication window over the staged rows (the widest table by far)
+            "x-stage-data-deduplicated": True,
+            # on the DuckDB file: merged file by file into the table, no staging copy, the delete
+            # bounded by the file's date_time range (pipelines.zoom.destination)
+            "x-merge-in-place": True,
+            "x-merge-in-place-range": "date_time",
+        },
     },
     "meeting_fetch_log": {"primary_key": ["meeting_uuid"], "columns": FETCH_LOG_COLUMNS},
     "recordings": {"primary_key": ["uuid"], "columns": RECORDINGS_COLUMNS},

@@ -520,3 +520,83 @@ def test_a_locked_warehouse_is_a_clear_error_and_the_next_run_completes(
     with warehouse(zoom_env) as con:
         assert_matches_truth(con, truth)
     assert sandbox.admin("stats")["by_endpoint"]["metrics/meetings/participants"] == truth["zoom"]["meetings"]
+
+
+def test_reloaded_minutes_replace_the_loaded_ones_and_the_rest_is_kept(
+    sandbox_factory: Any, zoom_env: Path
+) -> None:
+    """Minutes loaded again (a meeting whose details are fetched a second time) replace their rows
+    key by key, in place (``participant_qos`` is merged file by file into the table, no staging
+    copy: :mod:`pipelines.zoom.destination`): no duplicate, the values the sandbox serves, rows of
+    other meetings untouched, and a key the new answer lacks kept (dlt's delete-insert merge)."""
+    import dlt
+
+    sandbox = sandbox_factory(scale=Scale.named("tiny"))
+    load(sandbox)
+    truth = sandbox.admin("truth")
+    picked = sorted(u for u, m in truth["meetings"].items() if m["qos_minutes"])[:2]
+    other = next(u for u, m in sorted(truth["meetings"].items()) if m["qos_minutes"] and u not in picked)
+    path = zoom_env / "warehouse" / "meetings.duckdb"
+    with duckdb.connect(str(path)) as con:
+        first_load = con.execute("select max(load_id) from zoom_raw._dlt_loads").fetchone()[0]
+        tables = {
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'zoom_raw_staging'"
+            ).fetchall()
+        }
+        assert "participant_qos" not in tables and "meetings" in tables  # QoS: no staging copy
+        # stale values for every minute of the re-loaded meetings and one minute of another meeting,
+        # and a minute Zoom does not list for a re-loaded participant
+        con.execute(
+            "update zoom_raw.participant_qos set audio_input__latency = 'stale' where meeting_uuid in (?, ?)",
+            picked,
+        )
+        con.execute(
+            "update zoom_raw.participant_qos set audio_input__latency = 'stale' where (meeting_uuid, "
+            "user_id, date_time) = (select (meeting_uuid, user_id, min(date_time)) from zoom_raw.participant_qos "
+            "where meeting_uuid = ? group by meeting_uuid, user_id order by user_id limit 1)",
+            [other],
+        )
+        con.execute(
+            "insert into zoom_raw.participant_qos by name select meeting_uuid, user_id, "
+            "date_time - interval 1 day as date_time, 'kept' as audio_input__latency, _dlt_load_id, "
+            "'extra-row' as _dlt_id from zoom_raw.participant_qos where meeting_uuid = ? limit 1",
+            [picked[0]],
+        )
+    # the load forgets it fetched the picked meetings: the next run asks Zoom for them again
+    pipeline = dlt.attach("zoom", pipelines_dir=str(zoom_env / "dlt_pipelines"))
+    with pipeline.managed_state(extract_state=True) as state:
+        done = state["sources"]["zoom"]["meeting_details"]["done"]
+        for uuid in picked:
+            del done[uuid]
+    sandbox.admin("reset", {})
+    second = load(sandbox)
+    assert sandbox.admin("stats")["by_endpoint"]["metrics/meetings/participants/qos"] == len(picked)
+    reloaded = sum(truth["meetings"][u]["qos_minutes"] for u in picked)
+    assert second["rows"]["participant_qos"] == reloaded
+    expected = expected_per_meeting(truth)
+    expected[picked[0]] = (expected[picked[0]][0], expected[picked[0]][1] + 1)  # the extra minute
+    with warehouse(zoom_env) as con:
+        assert per_meeting(con) == expected
+        assert_no_duplicate_keys(con)
+        stale = dict(
+            con.execute(
+                "select meeting_uuid, count(*) from zoom_raw.participant_qos "
+                "where audio_input__latency = 'stale' group by 1"
+            ).fetchall()
+        )
+        assert stale == {other: 1}  # replaced where re-loaded, untouched elsewhere
+        by_load = dict(
+            con.execute(
+                "select _dlt_load_id = ?, count(*) from zoom_raw.participant_qos where meeting_uuid in (?, ?) "
+                "and _dlt_id <> 'extra-row' group by 1",
+                [first_load, *picked],
+            ).fetchall()
+        )
+        assert by_load == {False: reloaded}  # every re-loaded minute is the new load's row
+        kept = con.execute(
+            "select count(*) from zoom_raw.participant_qos where _dlt_id = 'extra-row' and "
+            "audio_input__latency = 'kept'"
+        ).fetchone()[0]
+        assert kept == 1

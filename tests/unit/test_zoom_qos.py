@@ -152,6 +152,47 @@ def test_arrow_fast_path_equals_the_per_value_path(minutes: list[dict]) -> None:
     assert fast.num_rows == len(minutes) + 1
 
 
+_WIFI = {"max_rssi": -40, "avg_rssi": -50, "min_rssi": -60, "rssi_unit": "dBm"}
+
+
+@pytest.mark.parametrize(
+    ("minutes", "typed"),
+    [
+        ([_sample("2026-11-24T10:02:00Z", wifi_rssi=_WIFI), _sample("2026-11-24T10:03:00Z")], True),
+        ([_sample("2026-11-24T10:02:00Z", audio_input=_block("audio", mos="4.2"))], False),  # new field
+        ([_sample("2026-11-24T10:02:00Z", gpu={"load": "3%"})], False),  # new block
+        ([_sample("2026-11-24T10:02:00Z", flag="on")], False),  # new top-level scalar
+        ([_sample("2026-11-24T10:02:00Z", audio_input=_block("audio", jitter=None))], False),  # a null
+        ([_sample("2026-11-24T10:02:00Z", cpu_usage=None)], False),  # a null block
+        # wifi_rssi is inferred apart: a float goes the per-value way, a boolean is "true"
+        ([_sample("2026-11-24T10:02:00Z", wifi_rssi={**_WIFI, "avg_rssi": -50.5})], True),
+        ([_sample("2026-11-24T10:02:00Z", wifi_rssi={**_WIFI, "avg_rssi": True})], True),
+        ([_sample("2026-11-24T10:02:00Z", wifi_rssi="")], False),  # a block as a bare string
+        ([_sample("2026-11-24T10:02:00Z", as_input="")], True),  # Arrow: an empty object, nulls
+        ([_sample("2026-11-24T10:02:00Z", as_input=[["bitrate", "1"]])], False),  # pairs: not an object
+        ([_sample("2026-11-24T10:02:00Z", video_input=_block("video", frame_rate=25))], False),
+        ([{"audio_input": _block("audio")}], True),  # no date_time: a null key, as inferred
+    ],
+)
+def test_minutes_converted_to_the_last_type_equal_the_per_value_path(
+    minutes: list[dict], typed: bool
+) -> None:
+    """After a batch of every block (``wifi_rssi`` with integers), the next minutes are converted to
+    its type without inferring; anything the type cannot hold exactly (a new block or field, a
+    null, a float where integers were) is noticed and inferred instead: the table is the same."""
+    learned = [
+        _sample("2026-11-24T10:00:00Z", wifi_rssi=_WIFI),
+        _sample("2026-11-24T10:01:00Z", wifi_rssi=_WIFI),
+    ]
+    qos_module._LAST_TYPE = None
+    flatten_qos("m", [{"user_id": "7", "user_qos": learned}])
+    shape = qos_module._LAST_TYPE
+    assert shape is not None and shape.side == ("wifi_rssi",)
+    assert (shape.convert(minutes) is not None) is typed
+    participants = [{"user_id": "7", "user_qos": minutes}]
+    assert flatten_qos("m", participants).equals(_exact("m", participants))
+
+
 def test_participants_without_minutes_add_nothing() -> None:
     acc = QosColumns()
     assert acc.add_participants("m", [{"user_id": "1", "user_qos": []}, {"user_id": "2"}]) == 0
