@@ -42,8 +42,14 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """SIGTERM raises :class:`Terminated` in the main thread (SIGINT already raises KeyboardInterrupt)."""
+    """SIGTERM raises :class:`Terminated` in the main thread, SIGINT ``KeyboardInterrupt``.
+
+    SIGINT is set explicitly: a process inherits an ignored SIGINT from its parent (a shell's
+    background job, a supervisor or test runner that ignores it), and Python then leaves it
+    ignored, so Ctrl-C or ``kill -INT`` would do nothing and the command would run to the end.
+    """
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def interruption(exc: BaseException | None) -> KeyboardInterrupt | None:
