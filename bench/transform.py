@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -59,16 +60,13 @@ def resolve_scale(name: str, days: int | None = None, meetings_per_day: int | No
     return dataclasses.replace(scale, **changes) if changes else scale
 
 
-def _fill_in_child(
-    db: Path, seed: int, scale: Scale, start: date, now: datetime, since: datetime | None
-) -> dict:
-    """fill_raw in a forked process: the generator's memory never counts in this process's peak RSS."""
+def _in_child(fill: Callable[[], dict]) -> dict:
+    """``fill()`` in a forked process: the generator's memory never counts in this process's peak RSS."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
 
     def work() -> None:
-        account = Account(seed, scale, start_date=start)
-        child.send(fill_raw(str(db), account, now, since=since))
+        child.send(fill())
         child.close()
 
     proc = ctx.Process(target=work)
@@ -77,6 +75,13 @@ def _fill_in_child(
     proc.join()
     assert proc.exitcode == 0, "raw fill failed"
     return counts
+
+
+def _fill_in_child(
+    db: Path, seed: int, scale: Scale, start: date, now: datetime, since: datetime | None
+) -> dict:
+    """fill_raw (the sandbox's generator) up to ``now`` in a forked process."""
+    return _in_child(lambda: fill_raw(str(db), Account(seed, scale, start_date=start), now, since=since))
 
 
 def _fill_hospital_in_child(
@@ -84,24 +89,15 @@ def _fill_hospital_in_child(
 ) -> dict:
     """bench/hospital_fill.py's vectorised filler in a forked process: days ``first_day ..`` of the
     hospital account starting ``start`` (meetings at the sandbox's mix, no MEETS rows)."""
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
 
-    def work() -> None:
+    def fill() -> dict:
         from bench.hospital_fill import fill_hospital
 
-        counts = fill_hospital(
+        return fill_hospital(
             db, days, scale.meetings_per_day, seed, start_date=start, hosts=scale.hosts, first_day=first_day
         )
-        child.send(counts)
-        child.close()
 
-    proc = ctx.Process(target=work)
-    proc.start()
-    counts = parent.recv()
-    proc.join()
-    assert proc.exitcode == 0, "raw fill failed"
-    return counts
+    return _in_child(fill)
 
 
 def _reset_peak_rss() -> None:
