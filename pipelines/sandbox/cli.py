@@ -54,6 +54,13 @@ FAULT_FLAGS: tuple[tuple[str, str, type, str, str], ...] = (
     ("--slow-seconds", "slow_seconds", float, "SECONDS", "delay of the slow requests"),
     ("--token-lifetime", "token_lifetime", int, "SECONDS", "access token lifetime (Zoom: 3599)"),
     (
+        "--token-lifetime-requests",
+        "token_lifetime_requests",
+        int,
+        "N",
+        "also expire an access token after N API requests (0: off; deterministic expiry for tests)",
+    ),
+    (
         "--page-token-lifetime",
         "page_token_lifetime",
         int,

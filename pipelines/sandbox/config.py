@@ -59,6 +59,10 @@ class Faults:
     p_cutoff: float = 0.0  # body cut off mid-way (Content-Length promises more than is sent)
     p_invalid_json: float = 0.0  # complete but invalid JSON body
     token_lifetime: int = 3599  # access token lifetime in seconds
+    # When > 0, an access token is also refused as expired (401/124) once it has authorized this many
+    # API requests: the same expiry mid-run as token_lifetime, but independent of machine speed (a 1 s
+    # lifetime could run out again between a refresh and its retry on a loaded machine). Tests only.
+    token_lifetime_requests: int = 0
     page_token_lifetime: int = 900  # next_page_token lifetime in seconds (Zoom: 15 minutes)
     clock_offset: int = 0  # seconds added to the sandbox clock (negative: the past)
     # Headers of a daily-cap 429: "full" (X-RateLimit-Type: Daily-limit + ISO Retry-After, what Zoom

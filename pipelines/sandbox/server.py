@@ -320,6 +320,8 @@ class SandboxServer:
                 except (TypeError, ValueError) as exc:
                     return json_response(400, {"error": str(exc)})
             return json_response(200, vars(self.config.faults))
+        if name == "expire_tokens" and req.method == "POST":
+            return json_response(200, {"expired": st.expire_access_tokens()})
         if name == "clock":
             if req.method == "POST":
                 if "advance_seconds" in payload:

@@ -31,6 +31,7 @@ class AccessToken:
     kind: str  # "s2s" (account credentials) or "user" (authorization code / refresh token)
     expires_at: float  # time.monotonic()
     grant_id: str | None = None
+    uses: int = 0  # API requests authorized so far (Faults.token_lifetime_requests)
 
 
 @dataclass
@@ -131,13 +132,23 @@ class SandboxState:
         """Returns (token, None) when valid, else (None, Zoom's 401 message)."""
         if not value:
             return None, "Invalid access token."
+        limit = self.config.faults.token_lifetime_requests
         with self.lock:
             tok = self.tokens.get(value)
-        if tok is None:
-            return None, "Invalid access token."
-        if time.monotonic() >= tok.expires_at:
-            return None, "Access token is expired."
+            if tok is None:
+                return None, "Invalid access token."
+            if time.monotonic() >= tok.expires_at or (limit > 0 and tok.uses >= limit):
+                return None, "Access token is expired."
+            tok.uses += 1
         return tok, None
+
+    def expire_access_tokens(self) -> int:
+        """Expire every access token issued so far (refresh tokens stay valid); returns how many."""
+        with self.lock:
+            now = time.monotonic()
+            for tok in self.tokens.values():
+                tok.expires_at = min(tok.expires_at, now)
+            return len(self.tokens)
 
     # ---------------------------------------------------------------- pagination
     def new_page_token(self, signature: str, offset: int) -> str:

@@ -949,3 +949,15 @@ def test_clock_advance_reveals_the_next_days_meetings(sandbox_factory):
     for host in acc.hosts:
         listed += [m["uuid"] for m in sb.zoom_get(f"/users/{host.id}/recordings", tok).json()["meetings"]]
     assert {r.meeting.uuid for r in new_recs} <= set(listed)
+
+
+def test_access_token_expiry_by_use_and_on_demand(sandbox_factory):
+    sb = sandbox_factory(token_lifetime_requests=2)
+    tok = sb.s2s_token()
+    assert [sb.zoom_get("/users", tok).status_code for _ in range(3)] == [200, 200, 401]
+    assert sb.zoom_get("/users", tok).json() == {"code": 124, "message": "Access token is expired."}
+    fresh = sb.s2s_token()
+    assert sb.zoom_get("/users", fresh).status_code == 200
+    assert sb.admin("expire_tokens", {})["expired"] >= 2
+    assert sb.zoom_get("/users", fresh).status_code == 401
+    assert sb.zoom_get("/users", sb.s2s_token()).status_code == 200

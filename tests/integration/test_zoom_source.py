@@ -372,11 +372,10 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 def test_s2s_token_expiring_mid_run_is_refreshed_and_the_request_retried(
     sandbox_factory: Any, zoom_env: Path
 ) -> None:
-    sb = sandbox_factory(token_lifetime=2)
+    sb = sandbox_factory(token_lifetime_requests=25)  # expiry by use: the same on any machine speed
     summary = load(sb, proactive_token_refresh=False)
-    assert summary["token_refreshes_after_401"] >= 1
+    assert summary["token_refreshes_after_401"] >= 2
     assert summary["token_requests"] == summary["token_refreshes_after_401"] + 1
-    assert summary["seconds"] > 2
     with warehouse(zoom_env) as con:
         assert_matches_truth(con, sb.admin("truth"))
 
@@ -384,7 +383,7 @@ def test_s2s_token_expiring_mid_run_is_refreshed_and_the_request_retried(
 def test_general_app_authorize_then_load_with_rotating_refresh_token(
     sandbox_factory: Any, zoom_env: Path
 ) -> None:
-    sb = sandbox_factory(token_lifetime=2)
+    sb = sandbox_factory(token_lifetime_requests=25)
     token_file = zoom_env / "tokens" / "zoom_oauth.json"
     oauth = {**creds(sb), "account_id": "", "auth": "oauth", "token_file": str(token_file)}
     printed: list[str] = []
@@ -400,7 +399,7 @@ def test_general_app_authorize_then_load_with_rotating_refresh_token(
     assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
     first_refresh_token = json.loads(token_file.read_text())["refresh_token"]
 
-    time.sleep(2.1)  # the access token from the code exchange has expired: the load must rotate
+    sb.admin("expire_tokens", {})  # the code exchange's access token has expired: the load must rotate
     summary = run_zoom_load(show=False, progress=False, start_date=sb.info["start_date"], **oauth)
     assert summary["auth"] == "oauth"
     with warehouse(zoom_env) as con:

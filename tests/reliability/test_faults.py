@@ -77,7 +77,7 @@ SCENARIOS: dict[str, tuple[dict, dict, tuple[str, ...]]] = {
         ("slow",),
     ),
     "access-token-expiring-mid-run": (
-        {"token_lifetime": 1, "latency_ms": 15},
+        {"token_lifetime_requests": 15},
         {"proactive_token_refresh": False},
         (),
     ),

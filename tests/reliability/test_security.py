@@ -66,7 +66,8 @@ def files_text(*roots: Path) -> str:
 
 
 def test_a_debug_load_and_failing_loads_leak_no_secret(sandbox_factory: Any, tmp_path: Path) -> None:
-    sb = sandbox_factory(token_lifetime=2, latency_ms=5)  # small scale: passcode-protected recordings
+    # small scale: passcode-protected recordings; tokens expire mid-run so refreshes are logged too
+    sb = sandbox_factory(token_lifetime_requests=40)
     env = env_for(tmp_path, sb.base)
     outputs = []
     ok = cli(["-vv", "load"], env)
