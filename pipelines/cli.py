@@ -220,6 +220,7 @@ def cmd_recordings(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    from pipelines.paths import dbt_target_dir
     from pipelines.transform import run_docs_generate
 
     code = run_docs_generate()
@@ -228,7 +229,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     import http.server
     import socketserver
 
-    target = ROOT / "dbt_project" / "target"
+    target = dbt_target_dir()
     handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(target), **kw)  # noqa: E731
     with socketserver.TCPServer(("127.0.0.1", args.port), handler) as httpd:
         print(f"dbt docs at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C to stop)")

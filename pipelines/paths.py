@@ -13,6 +13,11 @@ def _path(env: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def dbt_target_dir() -> Path:
+    """dbt's target folder: ``DBT_TARGET_PATH`` when set (dbt's own variable), else ``dbt_project/target``."""
+    return Path(os.environ.get("DBT_TARGET_PATH") or ROOT / "dbt_project" / "target")
+
+
 def warehouse_path() -> Path:
     """The DuckDB warehouse that dlt loads and dbt transforms (``MW_WAREHOUSE``)."""
     return _path("MW_WAREHOUSE", ROOT / "warehouse" / "meetings.duckdb")

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.paths import ROOT, warehouse_path
+from pipelines.paths import ROOT, dbt_target_dir, warehouse_path
 
 PROJECT_DIR = ROOT / "dbt_project"
 
@@ -188,13 +188,9 @@ def _rows_written_this_run(run_started: str | None) -> int | None:
     return int(row[0])
 
 
-def _target_dir() -> Path:
-    return Path(os.environ.get("DBT_TARGET_PATH", PROJECT_DIR / "target"))
-
-
 def last_success_dir() -> Path:
     """Where the manifest of the last successful whole build is kept (the daily selector's state)."""
-    return _target_dir() / "last_success"
+    return dbt_target_dir() / "last_success"
 
 
 # What a whole build reads besides the warehouse: the dbt project's files (models, macros, seeds with
@@ -356,7 +352,7 @@ def run_transform(
         # a whole build (or a daily one, which rebuilt everything that differed) succeeded: the
         # project as it is now is what the warehouse holds
         state.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_target_dir() / "manifest.json", state / "manifest.json")
+        shutil.copyfile(dbt_target_dir() / "manifest.json", state / "manifest.json")
     if result.exit_code == 0:
         written = _rows_written_this_run(started_utc)
         if written is not None:
@@ -374,7 +370,7 @@ def run_transform(
 def run_docs_generate(quiet: bool = False) -> int:
     """``dbt docs generate``: writes dbt_project/target/index.html + catalog.json (``make docs`` serves them)."""
     result = run_dbt(["docs", "generate"], quiet=quiet)
-    target = Path(os.environ.get("DBT_TARGET_PATH", PROJECT_DIR / "target"))
+    target = dbt_target_dir()
     if result.exit_code == 0:
         catalog = target / "catalog.json"
         nodes = len(json.loads(catalog.read_text()).get("nodes", {})) if catalog.exists() else 0

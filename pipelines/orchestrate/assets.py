@@ -33,7 +33,7 @@ from dagster_dbt.asset_utils import get_asset_check_key_for_test, get_node, get_
 from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from pipelines.paths import ROOT, warehouse_path
+from pipelines.paths import ROOT, dbt_target_dir, warehouse_path
 
 WAREHOUSE_POOL = "warehouse"
 """Every asset that writes the DuckDB warehouse runs in this pool (limit 1: one writer per file)."""
@@ -211,7 +211,7 @@ def ensure_manifest() -> Path:
     project's files (``dagster ... -m`` loads the definitions without ``dagster dev``, whose
     ``prepare_if_dev`` would do this). ``dbt parse`` runs in a child process (this one stays small)
     under a file lock, so the webserver and the daemon loading at once parse once."""
-    target = Path(os.environ.get("DBT_TARGET_PATH", PROJECT_DIR / "target"))
+    target = dbt_target_dir()
     manifest = target / "manifest.json"
     if not _manifest_stale(manifest):
         return manifest
@@ -280,7 +280,7 @@ TRANSLATOR = TransformTranslator()
 
 
 def _run_results(since: float) -> list[dict[str, Any]]:
-    path = Path(os.environ.get("DBT_TARGET_PATH", PROJECT_DIR / "target")) / "run_results.json"
+    path = dbt_target_dir() / "run_results.json"
     if not path.exists() or path.stat().st_mtime < since:
         return []  # dbt stopped before running any node: nothing to report per node
     return json.loads(path.read_text()).get("results", [])
