@@ -55,8 +55,12 @@ webhooks: setup  ## the Zoom webhook receiver (events queued durably for the Dag
 	@$(UV) sync --frozen --inexact --quiet --group orchestrate
 	$(PY) -m pipelines webhooks
 
+# two pytest-xdist workers, each running whole files (module fixtures are built once); the suite
+# mostly waits on subprocesses, servers and rate limits, so two keep both cores busy
+TEST_WORKERS ?= 2
+
 test: setup-all lint  ## everything that must pass: lint + the pytest suites (every optional group)
-	$(RUN) pytest -q
+	$(RUN) pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup  ## unit tests only
 	$(RUN) pytest -q tests/unit

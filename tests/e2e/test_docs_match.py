@@ -39,6 +39,12 @@ PROGRAMS = {"make", "uv", "python", "python3", ".venv/bin/python", ".venv/bin/ma
 INVOCATION = re.compile(r"(?:^|\s)(?:\S*/)?python3? -m pipelines(?=\s|$)")
 
 
+@pytest.fixture(scope="module", autouse="PYTEST_XDIST_WORKER" in os.environ)
+def _tour_starts_with_this_module(request: pytest.FixtureRequest) -> None:
+    """Under pytest-xdist the tour starts as this file starts on its worker (see ``conftest.py``)."""
+    request.getfixturevalue("tour_run")
+
+
 def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
 

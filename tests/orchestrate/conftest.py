@@ -1,5 +1,6 @@
 """The Dagster stack of ``python -m pipelines orchestrate``, started once per session when a stack
-test is selected, early, so that its wait for the next cron minute overlaps the other tests."""
+test is selected, early, so that its wait for the next cron minute overlaps the other tests (under
+pytest-xdist: when the stack test asks for it)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,12 @@ class RunningStack:
                 os.kill(pid, 9)
 
 
-@pytest.fixture(scope="session", autouse=True)
+# Under pytest-xdist every worker sees every selected test: the stack starts where the stack test
+# runs, when it asks for it, not on every worker.
+XDIST = "PYTEST_XDIST_WORKER" in os.environ
+
+
+@pytest.fixture(scope="session", autouse=not XDIST)
 def dagster_stack(request) -> Iterator[RunningStack | None]:
     if not any("test_orchestrate_stack" in item.nodeid for item in request.session.items):
         yield None
