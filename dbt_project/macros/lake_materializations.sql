@@ -13,6 +13,10 @@
     the md5 of its SQL as the view's comment, and a view whose SQL has not changed since is left as
     it is (no commit at all: a DuckDB view is bound when it is queried, so the same SQL is the same
     view even after the tables under it changed). `--full-refresh` recreates every view.
+    A table whose columns (names, types, order) are those the model's SQL now returns keeps its
+    DuckLake table: its rows are deleted and the new ones inserted in that one transaction. That
+    changes data, not the catalog, so the next statements of every session do not reload the catalog
+    (a replaced table is a dropped and a created table). Other columns, or `--full-refresh`: replaced.
     Python models, contracts, indexes and partitioned or sorted tables take dbt-duckdb's own path.
 #}
 
@@ -27,6 +31,15 @@
         ~ "' and schema_name = '" ~ relation.schema ~ "' and view_name = '" ~ relation.identifier ~ "'"
     ) -%}
     {{- return(found.rows[0][0] if found.rows | length > 0 else none) -}}
+{%- endmacro %}
+
+{% macro lake_columns(describe_target) -%}
+    {#- (name, type) of each column of a relation or a query, in order -#}
+    {%- set columns = [] -%}
+    {%- for row in run_query('describe ' ~ describe_target).rows -%}
+        {%- do columns.append(row[0] ~ ' ' ~ row[1]) -%}
+    {%- endfor -%}
+    {{- return(columns) -}}
 {%- endmacro %}
 
 {% materialization view, adapter='duckdb' %}
@@ -78,11 +91,21 @@
         {{ drop_relation_if_exists(existing_relation) }}
     {%- endif %}
     {%- set sql_header = config.get('sql_header', none) -%}
+    {%- set refill = existing_relation is not none and existing_relation.is_table and sql_header is none
+        and not should_full_refresh()
+        and lake_columns(target_relation) == lake_columns('(\n' ~ sql ~ '\n)') -%}
     {% call statement('main') -%}
+        {%- if refill %}
+        delete from {{ target_relation }};
+        insert into {{ target_relation }} (
+            {{ sql }}
+        );
+        {%- else %}
         {{ sql_header if sql_header is not none }}
         create or replace table {{ target_relation }} as (
             {{ sql }}
         );
+        {%- endif %}
     {%- endcall %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% do persist_docs(target_relation, model) %}

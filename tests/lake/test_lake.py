@@ -154,6 +154,37 @@ def _snapshot(env: dict[str, str]) -> int:
         return con.execute("select max(snapshot_id) from ducklake_snapshots('lake')").fetchone()[0]
 
 
+def test_a_rebuild_refills_tables_in_place(
+    shared_lake: dict[str, Any], sandbox: SandboxClient, monkeypatch
+) -> None:
+    """A second ``transform`` deletes and inserts the rows of each table model whose columns are
+    unchanged, in one commit, instead of replacing the table: the catalog gains no created or dropped
+    table (which every session would have to reload), and the marts still equal the truth."""
+    from tests.e2e import test_transform as e2e
+
+    env = shared_lake["env"]
+    before = _snapshot(env)
+    again = cli(["transform"], env, timeout=400)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    with lake_con(env) as con:
+        changes = [
+            c
+            for (c,) in con.execute(
+                "select changes from ducklake_snapshots('lake') where snapshot_id > ?", [before]
+            ).fetchall()
+        ]
+    created = sorted(t for c in changes for t in c.get("tables_created", []))
+    assert created == ["main.snapshot_info"], created  # what publish records, nothing of dbt's
+    assert sum(len(c.get("tables_dropped", [])) for c in changes) == 1
+    # the table models (and the incremental ones) delete their old rows and insert the new ones
+    # (if any) in one commit each; small tables' rows are inlined in the catalog
+    refilled = [c for c in changes if {"tables_deleted_from", "inlined_delete"} & set(c)]
+    assert len(refilled) >= 6, changes
+    truth = requests.get(f"{sandbox.base}/_sandbox/truth", timeout=60).json()
+    monkeypatch.setattr(e2e, "_connect", lambda _db: lake_con(env))
+    e2e.assert_marts_match_truth(Path("lake"), truth, sandbox.server.state.account)
+
+
 def test_killed_writer_leaves_the_lake_readable_and_the_rerun_exact(
     shared_lake: dict[str, Any], sandbox: SandboxClient
 ) -> None:
