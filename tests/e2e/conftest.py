@@ -2,8 +2,9 @@
 
 ``docs/gen_tour.py --print`` (a fresh default-scale sandbox warehouse: load + transform, clock
 pinned) is the longest single command of the suite, and one process: when the tour test is
-selected it starts as the first e2e test starts (under pytest-xdist: as ``test_docs_match.py`` starts), at a lower CPU priority, so it runs on the core
-the other e2e tests leave idle; ``test_the_tour_numbers_are_current`` waits for its answer.
+selected it starts as the first e2e test starts (under pytest-xdist: as ``test_docs_match.py``
+starts), at a lower CPU priority, so it runs on the core the other e2e tests leave idle;
+``test_the_tour_numbers_are_current`` waits for its answer.
 """
 
 from __future__ import annotations
